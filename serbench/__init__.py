@@ -1,0 +1,54 @@
+"""serbench: how robust are speech emotion recognition models, really?
+
+Public API (what plugins and users import):
+
+- registry: :func:`list_components`, :func:`get`, :func:`resolve`, :func:`info`,
+  :func:`register` (built-ins) and :func:`component` (plugin metadata), ``KINDS``.
+- contracts: :class:`Corpus`, :class:`Utterance`, :class:`Fold`, :class:`SERModel`,
+  :class:`Attack`, :class:`ThreatModel`, :class:`Defense`, :class:`TrainBatch`, :class:`Noise`.
+- helpers: :func:`check_budget`, :func:`perturbation`, :func:`input_gradient`, :func:`mix_at_snr`,
+  :func:`read_audio`, :mod:`serbench.features`.
+- errors: :class:`SerbenchError` and subclasses.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from serbench.errors import (  # noqa: E402
+    BudgetViolation,
+    DataError,
+    DuplicateComponentError,
+    PluginLoadError,
+    SerbenchError,
+    SpecError,
+    UnknownComponentError,
+)
+from serbench.registry import KINDS, component, get, info, list_components, register, registry, resolve  # noqa: E402
+
+
+def __getattr__(name: str):  # lazy: importing serbench must not import torch-heavy modules
+    lazy = {
+        "Corpus": "serbench.data.corpus", "Utterance": "serbench.data.corpus", "Fold": "serbench.data.protocols",
+        "read_audio": "serbench.data.audio",
+        "SERModel": "serbench.models.base",
+        "Attack": "serbench.attacks.base", "ThreatModel": "serbench.attacks.base",
+        "input_gradient": "serbench.attacks.base",
+        "check_budget": "serbench.attacks.budget", "perturbation": "serbench.attacks.budget",
+        "Defense": "serbench.defenses.base", "TrainBatch": "serbench.defenses.base",
+        "Noise": "serbench.noises.base", "mix_at_snr": "serbench.noises.base",
+    }
+    if name in lazy:
+        import importlib
+
+        return getattr(importlib.import_module(lazy[name]), name)
+    raise AttributeError(f"module 'serbench' has no attribute {name!r}")
+
+
+__all__ = [
+    "__version__", "KINDS", "component", "get", "info", "list_components", "register", "registry", "resolve",
+    "SerbenchError", "SpecError", "DataError", "BudgetViolation", "PluginLoadError", "UnknownComponentError",
+    "DuplicateComponentError",
+    "Corpus", "Utterance", "Fold", "read_audio", "SERModel", "Attack", "ThreatModel", "input_gradient",
+    "check_budget", "perturbation", "Defense", "TrainBatch", "Noise", "mix_at_snr",
+]

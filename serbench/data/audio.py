@@ -1,0 +1,55 @@
+"""Audio I/O: soundfile to read, mono mix-down, torchaudio to resample.
+
+torchaudio >= 2.9 decodes through torchcodec, so serbench never calls
+``torchaudio.load``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+
+from serbench.errors import DataError
+
+
+def read_audio(path: str | Path, target_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """Read ``path`` as mono float32, resampled to ``target_rate`` when given.
+
+    Corrupt, empty and all-zero files raise :class:`DataError` naming the path.
+    """
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # soundfile raises several types for unreadable files
+        raise DataError(f"{path}: cannot read audio ({type(exc).__name__}: {exc})".splitlines()[0]) from exc
+    if data.size == 0:
+        raise DataError(f"{path}: audio file is empty")
+    mono = data.mean(axis=1)
+    if not np.any(mono):
+        raise DataError(f"{path}: audio file is silent (all samples are zero)")
+    if target_rate is not None and target_rate != rate:
+        mono = resample(mono, rate, target_rate)
+        rate = target_rate
+    return mono.astype(np.float32, copy=False), int(rate)
+
+
+def resample(wave: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
+    if orig_rate == new_rate:
+        return wave
+    out = AF.resample(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)), orig_rate, new_rate)
+    return out.numpy()
+
+
+def pad_or_crop(wave: np.ndarray, length: int) -> np.ndarray:
+    """Ren et al.'s fixed-size input: zero-pad at the end or crop the centre."""
+    n = wave.shape[-1]
+    if n == length:
+        return wave
+    if n > length:
+        start = (n - length) // 2
+        return wave[..., start : start + length]
+    pad = [(0, 0)] * (wave.ndim - 1) + [(0, length - n)]
+    return np.pad(wave, pad)

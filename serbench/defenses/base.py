@@ -1,0 +1,37 @@
+"""The defense contract: a training procedure (what the model sees, what it minimises).
+
+The trainer calls :meth:`Defense.expand_training_set` once on the training
+waveforms (waveform augmentations such as speed perturbation add copies
+there) and :meth:`Defense.loss` on every mini-batch of scaled features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass
+class TrainBatch:
+    """One optimisation step's inputs. ``y`` holds class indices."""
+
+    model: nn.Module
+    x: torch.Tensor
+    y: torch.Tensor
+    iteration: int
+    generator: torch.Generator
+
+
+class Defense:
+    """Base class; the default is plain empirical risk minimisation."""
+
+    def expand_training_set(
+        self, waves: list[np.ndarray], labels: list[int], sample_rate: int, rng: np.random.Generator
+    ) -> tuple[list[np.ndarray], list[int]]:
+        return waves, labels
+
+    def loss(self, batch: TrainBatch) -> torch.Tensor:
+        return nn.functional.cross_entropy(batch.model(batch.x), batch.y)

@@ -1,0 +1,425 @@
+"""One generic registry for the five component kinds.
+
+Built-ins register with a decorator when their module is imported; third-party
+packages declare entry points in the ``serbench.<kind>`` groups. Entry points
+are *found* without importing them (listing stays fast and safe) and *loaded*
+on first use. A plugin that fails to load is remembered as broken and reported,
+never raised while listing or while running something that does not need it.
+
+A name may carry a variant tag, ``cnn4.small``: the registry resolves it to the
+base component with the variant's parameters applied (exact names win, so the
+plugin namespace convention ``art.pgd`` is unaffected).
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+import inspect
+import threading
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Callable, Iterable
+
+from serbench.errors import (
+    DuplicateComponentError,
+    PluginLoadError,
+    SerbenchError,
+    UnknownComponentError,
+)
+
+KINDS: tuple[str, ...] = ("datasets", "models", "attacks", "defenses", "noises")
+ENTRY_POINT_GROUP = "serbench.{kind}"
+# Modules whose import registers the built-ins of each kind.
+_BUILTIN_MODULES = {
+    "datasets": "serbench.data",
+    "models": "serbench.models",
+    "attacks": "serbench.attacks",
+    "defenses": "serbench.defenses",
+    "noises": "serbench.noises",
+}
+_ATTR = "__serbench_component__"
+
+
+@dataclass(frozen=True)
+class ComponentInfo:
+    """What serbench knows about a component: enough for listings, keys and docs."""
+
+    kind: str
+    name: str
+    version: str
+    summary: str
+    paper: str = ""
+    defaults: dict[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source: str = "serbench"  # distribution that provides it
+    factory: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "version": self.version,
+            "summary": self.summary,
+            "paper": self.paper,
+            "defaults": self.defaults,
+            "tags": list(self.tags),
+            "variants": self.variants,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """An entry point that could not be loaded, with the reason."""
+
+    kind: str
+    name: str
+    package: str
+    entry_point: str
+    error: str
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A component name resolved to its info and complete parameters (defaults applied)."""
+
+    info: ComponentInfo
+    params: dict[str, Any]
+    requested: str  # the name as asked for, variant tag included
+
+    def create(self) -> Any:
+        assert self.info.factory is not None
+        return self.info.factory(**self.params)
+
+    def identity(self) -> dict[str, Any]:
+        """The part of a cell key this component contributes."""
+        return {"name": self.info.name, "version": self.info.version, "params": self.params}
+
+
+def component(
+    *,
+    name: str | None = None,
+    version: str | None = None,
+    summary: str | None = None,
+    paper: str = "",
+    tags: Iterable[str] = (),
+    variants: dict[str, dict[str, Any]] | None = None,
+    defaults: dict[str, Any] | None = None,
+) -> Callable[[Any], Any]:
+    """Attach component metadata to a class or factory without registering it.
+
+    This is what a plugin's entry point target uses; the entry point's name is
+    the component's name.
+    """
+
+    def wrap(obj: Any) -> Any:
+        setattr(
+            obj,
+            _ATTR,
+            {
+                "name": name,
+                "version": version,
+                "summary": summary,
+                "paper": paper,
+                "tags": tuple(tags),
+                "variants": dict(variants or {}),
+                "defaults": dict(defaults) if defaults is not None else None,
+            },
+        )
+        return obj
+
+    return wrap
+
+
+def signature_defaults(factory: Callable[..., Any]) -> dict[str, Any]:
+    """Keyword parameters with defaults: the component's tunable parameters."""
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    out: dict[str, Any] = {}
+    for p in list(inspect.signature(target).parameters.values()):
+        if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.default is not inspect.Parameter.empty:
+            out[p.name] = p.default
+    return out
+
+
+def _required_params(factory: Callable[..., Any]) -> list[str]:
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    return [
+        p.name
+        for p in inspect.signature(target).parameters.values()
+        if p.name != "self"
+        and p.default is inspect.Parameter.empty
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+
+
+def _accepts_kwargs(factory: Callable[..., Any]) -> bool:
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(target).parameters.values())
+
+
+def _summary_of(obj: Any) -> str:
+    doc = inspect.getdoc(obj) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def _info_from(kind: str, name: str, obj: Any, source: str, version: str) -> ComponentInfo:
+    meta = getattr(obj, _ATTR, None) or {}
+    defaults = meta.get("defaults")
+    if defaults is None:
+        defaults = signature_defaults(obj)
+    return ComponentInfo(
+        kind=kind,
+        name=name,
+        version=meta.get("version") or version,
+        summary=meta.get("summary") or _summary_of(obj),
+        paper=meta.get("paper", ""),
+        defaults=defaults,
+        tags=tuple(meta.get("tags", ())),
+        variants=dict(meta.get("variants", {})),
+        source=source,
+        factory=obj,
+    )
+
+
+@dataclass
+class _PluginEntry:
+    entry_point: metadata.EntryPoint
+    package: str
+    package_version: str
+
+
+class Registry:
+    """Components of one kind: built-ins by decorator, plugins by entry point."""
+
+    def __init__(self, kind: str) -> None:
+        if kind not in KINDS:
+            raise SerbenchError(f"unknown component kind {kind!r}; choose one of {', '.join(KINDS)}")
+        self.kind = kind
+        self.group = ENTRY_POINT_GROUP.format(kind=kind)
+        self._builtins: dict[str, ComponentInfo] = {}
+        self._plugins: dict[str, list[_PluginEntry]] | None = None
+        self._loaded: dict[str, ComponentInfo] = {}
+        self._broken: dict[str, BrokenPlugin] = {}
+        self._builtins_imported = False
+        self._lock = threading.RLock()
+
+    # -- registration -------------------------------------------------------------
+    def register(
+        self,
+        name: str,
+        *,
+        version: str = "1.0",
+        summary: str | None = None,
+        paper: str = "",
+        tags: Iterable[str] = (),
+        variants: dict[str, dict[str, Any]] | None = None,
+        defaults: dict[str, Any] | None = None,
+    ) -> Callable[[Any], Any]:
+        """Decorator registering a built-in component under ``name``."""
+
+        def wrap(obj: Any) -> Any:
+            component(
+                name=name, version=version, summary=summary, paper=paper,
+                tags=tags, variants=variants, defaults=defaults,
+            )(obj)
+            info = _info_from(self.kind, name, obj, "serbench", version)
+            with self._lock:
+                if name in self._builtins:
+                    raise DuplicateComponentError(
+                        f"{self.kind} component {name!r} is registered twice "
+                        f"({self._builtins[name].factory!r} and {obj!r}); rename one"
+                    )
+                self._builtins[name] = info
+            return obj
+
+        return wrap
+
+    def unregister(self, name: str) -> None:
+        """Remove a built-in (tests and interactive use)."""
+        with self._lock:
+            self._builtins.pop(name, None)
+
+    # -- discovery ----------------------------------------------------------------
+    def _ensure_builtins(self) -> None:
+        if not self._builtins_imported:
+            self._builtins_imported = True
+            importlib.import_module(_BUILTIN_MODULES[self.kind])
+
+    def _discover(self) -> dict[str, list[_PluginEntry]]:
+        with self._lock:
+            if self._plugins is None:
+                found: dict[str, list[_PluginEntry]] = {}
+                for ep in metadata.entry_points(group=self.group):
+                    dist = getattr(ep, "dist", None)
+                    pkg = dist.metadata["Name"] if dist is not None else "?"
+                    ver = dist.version if dist is not None else "0"
+                    found.setdefault(ep.name, []).append(_PluginEntry(ep, pkg, ver))
+                self._plugins = found
+            return self._plugins
+
+    def refresh(self) -> None:
+        """Forget discovered plugins, e.g. after installing a package at run time."""
+        with self._lock:
+            self._plugins = None
+            self._loaded.clear()
+            self._broken.clear()
+            importlib.invalidate_caches()
+
+    def names(self, pattern: str = "*", *, variants: bool = False) -> list[str]:
+        """Every available name (built-in and plugin, loaded or not), sorted."""
+        self._ensure_builtins()
+        names = set(self._builtins) | set(self._discover())
+        if variants:
+            for info in self._builtins.values():
+                names.update(f"{info.name}.{tag}" for tag in info.variants)
+        return sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))
+
+    def plugin_origin(self, name: str) -> str | None:
+        """The distribution that provides plugin ``name`` (without loading it)."""
+        entries = self._discover().get(name)
+        return entries[0].package if entries else None
+
+    # -- loading ------------------------------------------------------------------
+    def _load_plugin(self, name: str) -> ComponentInfo:
+        entries = self._discover()[name]
+        if len(entries) > 1 or name in self._builtins:
+            owners = [e.package for e in entries] + (["serbench"] if name in self._builtins else [])
+            raise DuplicateComponentError(
+                f"{self.kind} component {name!r} is provided by several packages ({', '.join(owners)}); "
+                "uninstall all but one"
+            )
+        entry = entries[0]
+        if name in self._broken:
+            b = self._broken[name]
+            raise PluginLoadError(
+                f"plugin {name!r} ({b.package}, entry point {b.entry_point}) failed to load: {b.error}"
+            )
+        try:
+            obj = entry.entry_point.load()
+            if not callable(obj):
+                raise TypeError(f"entry point target {obj!r} is not a class or factory")
+            info = _info_from(self.kind, name, obj, entry.package, entry.package_version)
+            declared = (getattr(obj, _ATTR, None) or {}).get("name")
+            if declared and declared != name:
+                raise ValueError(f"target declares name {declared!r} but the entry point is {name!r}")
+        except Exception as exc:  # a plugin may fail in any way; report it, don't crash
+            err = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            self._broken[name] = BrokenPlugin(self.kind, name, entry.package, entry.entry_point.value, err)
+            raise PluginLoadError(
+                f"plugin {name!r} ({entry.package}, entry point {entry.entry_point.value}) failed to load: "
+                f"{err}. Fix or uninstall {entry.package}; `serbench doctor` lists all plugins"
+            ) from exc
+        self._loaded[name] = info
+        return info
+
+    def info(self, name: str) -> ComponentInfo:
+        """Metadata of ``name`` (loads a plugin on first use). Variant tags resolve to the base."""
+        return self._lookup(name)[0]
+
+    def _lookup(self, name: str) -> tuple[ComponentInfo, dict[str, Any]]:
+        self._ensure_builtins()
+        with self._lock:
+            plugins = self._discover()
+            if name in plugins:
+                return self._loaded.get(name) or self._load_plugin(name), {}
+            if name in self._builtins:
+                return self._builtins[name], {}
+            if "." in name:
+                base, tag = name.rsplit(".", 1)
+                if base in self._builtins or base in plugins:
+                    info = self._lookup(base)[0]
+                    if tag in info.variants:
+                        return info, dict(info.variants[tag])
+                    raise UnknownComponentError(
+                        f"{self.kind} component {base!r} has no variant {tag!r}; "
+                        f"variants: {', '.join(sorted(info.variants)) or 'none'}"
+                    )
+        raise UnknownComponentError(self._unknown_message(name))
+
+    def _unknown_message(self, name: str) -> str:
+        candidates = self.names(variants=True)
+        close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        return (
+            f"unknown {self.kind[:-1]} {name!r}{hint} "
+            f"(`serbench list {self.kind}` shows all {len(candidates)})"
+        )
+
+    def resolve(self, name: str, params: dict[str, Any] | None = None) -> Resolved:
+        """Name + user parameters -> info and the complete parameter dict."""
+        info, variant_params = self._lookup(name)
+        params = dict(params or {})
+        factory = info.factory
+        assert factory is not None
+        allowed = set(info.defaults) | set(_required_params(factory))
+        unknown = sorted(set(params) - allowed)
+        if unknown and not _accepts_kwargs(factory):
+            raise SerbenchError(
+                f"{self.kind[:-1]} {name!r} has no parameter {unknown[0]!r}; "
+                f"its parameters: {', '.join(sorted(allowed)) or 'none'}"
+            )
+        resolved = {**info.defaults, **variant_params, **params}
+        return Resolved(info=info, params=resolved, requested=name)
+
+    def create(self, name: str, **params: Any) -> Any:
+        return self.resolve(name, params).create()
+
+    # -- health -------------------------------------------------------------------
+    def check_all(self) -> tuple[list[ComponentInfo], list[BrokenPlugin]]:
+        """Load every plugin; return healthy infos and broken plugins (for `doctor`)."""
+        ok: list[ComponentInfo] = []
+        for name in self.names():
+            try:
+                ok.append(self.info(name))
+            except (PluginLoadError, DuplicateComponentError) as exc:
+                if name not in self._broken:
+                    self._broken[name] = BrokenPlugin(self.kind, name, "(several)", "", str(exc))
+        return ok, list(self._broken.values())
+
+    def broken(self) -> list[BrokenPlugin]:
+        return list(self._broken.values())
+
+    def loaded_plugins(self) -> list[str]:
+        return sorted(self._loaded)
+
+
+REGISTRIES: dict[str, Registry] = {kind: Registry(kind) for kind in KINDS}
+
+
+def registry(kind: str) -> Registry:
+    try:
+        return REGISTRIES[kind]
+    except KeyError:
+        close = difflib.get_close_matches(kind, KINDS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise UnknownComponentError(
+            f"unknown component kind {kind!r}{hint} (kinds: {', '.join(KINDS)})"
+        ) from None
+
+
+def register(kind: str, name: str, **meta: Any) -> Callable[[Any], Any]:
+    """Decorator: ``@register("models", "cnn4", summary=...)``."""
+    return registry(kind).register(name, **meta)
+
+
+def list_components(kind: str, pattern: str = "*", *, variants: bool = False) -> list[str]:
+    """Names of every component of ``kind`` matching a shell-style ``pattern``; imports no plugin."""
+    return registry(kind).names(pattern, variants=variants)
+
+
+def get(kind: str, name: str, **params: Any) -> Any:
+    """Instantiate component ``name`` of ``kind`` with ``params`` over its defaults."""
+    return registry(kind).create(name, **params)
+
+
+def resolve(kind: str, name: str, params: dict[str, Any] | None = None) -> Resolved:
+    return registry(kind).resolve(name, params)
+
+
+def info(kind: str, name: str) -> ComponentInfo:
+    return registry(kind).info(name)
