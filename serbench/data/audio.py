@@ -6,12 +6,14 @@ torchaudio >= 2.9 decodes through torchcodec, so serbench never calls
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
 import torchaudio.functional as AF
+from scipy.signal import resample_poly
 
 from serbench.errors import DataError
 
@@ -36,9 +38,19 @@ def read_audio(path: str | Path, target_rate: int | None = None) -> tuple[np.nda
     return mono.astype(np.float32, copy=False), int(rate)
 
 
+# torchaudio builds a kernel of (new/g) x (orig/g) taps for g = gcd(orig, new): fine for 44.1 or 48 kHz,
+# but TESS's 24414 Hz -> 16 kHz (g = 2) takes seconds per file. Such ratios go through scipy's polyphase filter.
+MAX_REDUCED_RATE = 1000
+
+
 def resample(wave: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
+    """Band-limited resampling along the last axis (torchaudio; scipy polyphase for awkward ratios)."""
     if orig_rate == new_rate:
         return wave
+    g = math.gcd(int(orig_rate), int(new_rate))
+    if max(orig_rate, new_rate) // g > MAX_REDUCED_RATE:
+        out = resample_poly(np.asarray(wave, dtype=np.float64), new_rate // g, orig_rate // g, axis=-1)
+        return out.astype(np.float32)
     out = AF.resample(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)), orig_rate, new_rate)
     return out.numpy()
 

@@ -1,0 +1,58 @@
+"""EmoDB (Berlin, German), 7 classes, 10 speakers (5 female, 5 male), 16 kHz.
+
+Names like ``03a01Wa.wav`` under ``wav/`` (some copies ``wav_corpus/``):
+speaker, text code, emotion letter, version. No sessions: each speaker is
+its own session.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from serbench.data.corpus import Utterance
+from serbench.data.local import LocalCorpus, index_by_stem, no_files_error, resolve_root, walk_files
+from serbench.data.problems import WARNING, Problem
+from serbench.data.protocols import leave_one_speaker_out_rotating, speaker_kfold
+from serbench.errors import DataError
+
+NAME = "emodb"
+EMOTIONS = {
+    "W": "angry", "L": "boredom", "E": "disgust", "A": "fear", "F": "happy", "T": "sad", "N": "neutral",
+}
+LABELS = tuple(sorted(EMOTIONS.values()))
+SPEAKERS = ("03", "08", "09", "10", "11", "12", "13", "14", "15", "16")
+MALE = ("03", "10", "11", "12", "15")
+_STEM = re.compile(r"^(\d\d)([a-z]\d\d)([A-Za-z])([a-z])$")
+
+
+def emodb(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
+    """EmoDB from a local copy (7 classes, 10 speakers); audio resampled to ``sample_rate``."""
+    base = resolve_root(NAME, root)
+    wavs = index_by_stem(NAME, walk_files(base))
+    utterances, problems = [], []
+    for utt_id, path in sorted(wavs.items()):
+        m = _STEM.match(utt_id)
+        if not m:
+            problems.append(Problem("unrecognised", "file name is not an EmoDB name like 03a01Wa; left out",
+                                    str(path), WARNING))
+            continue
+        speaker, text, emo, version = m.groups()
+        if emo not in EMOTIONS:
+            raise DataError(f"{path}: unknown emotion letter {emo!r}; EmoDB letters are {''.join(EMOTIONS)}")
+        if speaker not in SPEAKERS:
+            raise DataError(f"{path}: unknown speaker {speaker!r}; EmoDB speakers are {', '.join(SPEAKERS)}")
+        utterances.append(Utterance(
+            id=utt_id, label=EMOTIONS[emo], speaker=speaker, session=speaker,
+            gender="M" if speaker in MALE else "F", path=str(path), meta={"text": text, "version": version},
+        ))
+    if not wavs:
+        raise no_files_error(NAME, base, "EmoDB wavs (wav/03a01Wa.wav)")
+    return LocalCorpus(
+        NAME, base, utterances, LABELS, sample_rate,
+        protocols={
+            "leave-one-speaker-out": leave_one_speaker_out_rotating,
+            "speaker-kfold": functools.partial(speaker_kfold, k=5),
+        },
+        default_protocol="leave-one-speaker-out", problems=problems,
+    )

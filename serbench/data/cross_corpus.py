@@ -1,0 +1,177 @@
+"""Cross-corpus pairs: train on one corpus, test on another, through a declared label mapping.
+
+The pair is itself a :class:`Corpus` (ids, speakers and sessions prefixed
+``<corpus>/``, so the two can never share a speaker), so the engine trains and
+evaluates it like any corpus. Its protocols:
+
+- ``target-selection`` (Latif et al. 2020, train IEMOCAP, test MSP-IMPROV):
+  train on all of the source; validate on a speaker-disjoint ``selection``
+  share (30 %) of the target, chosen deterministically and gender-balanced;
+  test on the other 70 %.
+- ``source-valid``: validate on a speaker-disjoint fifth of the source, train
+  on the rest of it, test on all of the target (nothing of the target is seen).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from serbench.data.corpus import Corpus, Utterance
+from serbench.data.protocols import Fold, gender_interleaved
+from serbench.errors import SerbenchError
+
+SEP = "/"
+
+
+def map_labels(corpus: Corpus, mapping: dict[str, str] | None) -> dict[str, str]:
+    """Each of the corpus's labels -> its common name (identity unless ``mapping`` renames it)."""
+    mapping = dict(mapping or {})
+    stray = sorted(set(mapping) - set(corpus.labels))
+    if stray:
+        raise SerbenchError(
+            f"cross-corpus mapping for {corpus.name!r} names labels {stray} it does not have; "
+            f"its labels: {list(corpus.labels)}"
+        )
+    return {lab: mapping.get(lab, lab) for lab in corpus.labels}
+
+
+def select_speakers(corpus: Corpus, fraction: float, seed: int | str = 0) -> set[str]:
+    """Speakers holding about ``fraction`` of the utterances: a gender-balanced, deterministic prefix.
+
+    Speakers are taken in :func:`gender_interleaved` order while that brings the
+    utterance share closer to ``fraction``; at least one speaker is taken and at
+    least one is left.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise SerbenchError(f"selection fraction must be in (0, 1), got {fraction}")
+    order = gender_interleaved(corpus, seed)
+    if len(order) < 2:
+        raise SerbenchError(f"corpus {corpus.name!r} has one speaker; a speaker-disjoint selection needs two")
+    counts = {s: 0 for s in order}
+    for u in corpus.utterances:
+        counts[u.speaker] += 1
+    total, taken, share = len(corpus), [], 0.0
+    for s in order[:-1]:
+        new = share + counts[s] / total
+        if taken and abs(new - fraction) >= abs(share - fraction):
+            break
+        taken.append(s)
+        share = new
+    return set(taken)
+
+
+class CrossCorpus(Corpus):
+    """Two corpora joined for train-on-one, test-on-the-other evaluation."""
+
+    def __init__(self, source: Corpus, target: Corpus, mapping: dict[str, dict[str, str]] | None = None,
+                 labels: list[str] | tuple[str, ...] | None = None, selection: float = 0.3,
+                 seed: int = 0) -> None:
+        if source.sample_rate != target.sample_rate:
+            raise SerbenchError(
+                f"cross-corpus: {source.name!r} is at {source.sample_rate} Hz and {target.name!r} at "
+                f"{target.sample_rate} Hz; build both at one sample_rate"
+            )
+        if source.name == target.name:
+            raise SerbenchError(f"cross-corpus: source and target are both {source.name!r}; pick two corpora")
+        mapping = dict(mapping or {})
+        unknown = sorted(set(mapping) - {"source", "target", source.name, target.name})
+        if unknown:
+            raise SerbenchError(f"cross-corpus mapping keys {unknown}: use 'source', 'target' or a corpus name")
+        maps = {
+            "source": map_labels(source, mapping.get("source", mapping.get(source.name))),
+            "target": map_labels(target, mapping.get("target", mapping.get(target.name))),
+        }
+        common = set(maps["source"].values()) & set(maps["target"].values())
+        if labels is not None:
+            missing = sorted(set(labels) - common)
+            if missing:
+                raise SerbenchError(f"cross-corpus labels {missing} are not shared by {source.name!r} and "
+                                    f"{target.name!r} after mapping; shared: {sorted(common)}")
+            common = set(labels)
+        if len(common) < 2:
+            raise SerbenchError(
+                f"cross-corpus: {source.name!r} and {target.name!r} share {sorted(common)} after mapping; "
+                "declare a mapping so at least two classes are shared"
+            )
+        self.source, self.target, self.label_maps = source, target, maps
+        self.selection, self.seed = float(selection), seed
+        utterances = []
+        for role, corpus in (("source", source), ("target", target)):
+            for u in corpus.utterances:
+                label = maps[role][u.label]
+                if label not in common:
+                    continue
+                utterances.append(Utterance(
+                    id=f"{corpus.name}{SEP}{u.id}", label=label, speaker=f"{corpus.name}{SEP}{u.speaker}",
+                    session=f"{corpus.name}{SEP}{u.session}", gender=u.gender, path=u.path,
+                    meta={"corpus": corpus.name, "role": role, "original_id": u.id, "original_label": u.label},
+                ))
+        super().__init__(
+            name=f"{source.name}->{target.name}", utterances=utterances, labels=tuple(sorted(common)),
+            sample_rate=source.sample_rate,
+            protocols={"target-selection": _target_selection, "source-valid": _source_valid},
+            default_protocol="target-selection",
+        )
+
+    def part(self, role: str) -> Corpus:
+        """The source or target half as a corpus of its own (prefixed ids), for speaker selection."""
+        utts = [u for u in self.utterances if u.meta["role"] == role]
+        return Corpus(f"{self.name}:{role}", utts, self.labels, self.sample_rate,
+                      {"none": lambda c: []}, "none")
+
+    def load_audio(self, utt: Utterance) -> np.ndarray:
+        corpus = self.source if utt.meta["role"] == "source" else self.target
+        return corpus.load_audio(corpus[utt.meta["original_id"]])
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": self.source.name, "target": self.target.name, "labels": list(self.labels),
+                "label_maps": self.label_maps, "selection": self.selection}
+
+
+def _ids(corpus: Corpus, pred) -> tuple[str, ...]:
+    return tuple(u.id for u in corpus.utterances if pred(u))
+
+
+def _target_selection(pair: Corpus) -> list[Fold]:
+    assert isinstance(pair, CrossCorpus)
+    chosen = select_speakers(pair.part("target"), pair.selection, seed=f"cross:{pair.seed}")
+    return [Fold(
+        name="target-selection",
+        train=_ids(pair, lambda u: u.meta["role"] == "source"),
+        valid=_ids(pair, lambda u: u.meta["role"] == "target" and u.speaker in chosen),
+        test=_ids(pair, lambda u: u.meta["role"] == "target" and u.speaker not in chosen),
+    )]
+
+
+def _source_valid(pair: Corpus) -> list[Fold]:
+    assert isinstance(pair, CrossCorpus)
+    held = select_speakers(pair.part("source"), 0.2, seed=f"cross:{pair.seed}")
+    return [Fold(
+        name="source-valid",
+        train=_ids(pair, lambda u: u.meta["role"] == "source" and u.speaker not in held),
+        valid=_ids(pair, lambda u: u.meta["role"] == "source" and u.speaker in held),
+        test=_ids(pair, lambda u: u.meta["role"] == "target"),
+    )]
+
+
+def cross_corpus(source: str = "iemocap", target: str = "msp-improv", source_params: dict | None = None,
+                 target_params: dict | None = None, mapping: dict[str, dict[str, str]] | None = None,
+                 labels: list[str] | None = None, selection: float = 0.3, seed: int = 0,
+                 sample_rate: int = 16000) -> CrossCorpus:
+    """Train on corpus ``source``, test on ``target`` (registry names), labels joined through ``mapping``.
+
+    ``mapping`` is ``{"source": {label: common}, "target": {...}}``; labels not
+    mapped keep their name, and classes the two do not share are dropped.
+    """
+    from serbench.registry import get, resolve
+
+    def build(name: str, params: dict | None) -> Corpus:
+        params = dict(params or {})
+        if "sample_rate" in resolve("datasets", name).info.defaults:
+            params.setdefault("sample_rate", sample_rate)
+        return get("datasets", name, **params)
+
+    return CrossCorpus(build(source, source_params), build(target, target_params), mapping, labels,
+                       selection, seed)

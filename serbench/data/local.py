@@ -1,0 +1,118 @@
+"""Corpora read in place from a user's licensed copy: where the root is, which files exist.
+
+A root comes from the loader's ``root`` parameter (CLI ``--root``, spec field
+``root``) or from ``SERBENCH_DATA_<NAME>``. Listing walks the tree without
+decoding audio (fast even for IEMOCAP), skips macOS ``._*`` sidecars and
+``__MACOSX`` folders, and audio is read lazily, resampled to the corpus rate.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from serbench.data.audio import read_audio
+from serbench.data.corpus import Corpus, ProtocolBuilder, Utterance
+from serbench.data.problems import Problem
+from serbench.errors import DataError
+
+
+def env_var(name: str) -> str:
+    """``msp-improv`` -> ``SERBENCH_DATA_MSP_IMPROV``."""
+    return "SERBENCH_DATA_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+def resolve_root(name: str, root: str | os.PathLike | None) -> Path:
+    """The corpus folder: ``root`` if given, else the environment variable; it must be a folder."""
+    var = env_var(name)
+    source = "root"
+    if root is None or str(root) == "":
+        value = os.environ.get(var, "")
+        if not value:
+            raise DataError(
+                f"{name}: no root folder given; pass root (CLI --root PATH, spec field root) or set {var}"
+            )
+        root, source = value, var
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        raise DataError(
+            f"{name}: root {path} (from {source}) does not exist or is not a folder; "
+            f"point root or {var} at your copy"
+        )
+    return path
+
+
+def no_files_error(name: str, root: Path, expected: str) -> DataError:
+    return DataError(f"{name}: no {expected} found under {root}; point root or {env_var(name)} at your copy")
+
+
+def is_sidecar(name: str) -> bool:
+    """macOS resource-fork files (``._x.wav``) and Finder litter: never audio."""
+    return name.startswith("._") or name == ".DS_Store"
+
+
+def walk_files(root: Path, suffix: str = ".wav") -> list[Path]:
+    """Every file under ``root`` ending in ``suffix`` (case-insensitive), sorted, sidecars skipped."""
+    out = []
+    suffix = suffix.lower()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if d != "__MACOSX" and not d.startswith("._"))
+        out.extend(Path(dirpath) / f for f in filenames if f.lower().endswith(suffix) and not is_sidecar(f))
+    return sorted(out)
+
+
+def stem(path: Path) -> str:
+    """File name without its audio suffix (``.wav`` / ``.WAV``)."""
+    return path.name[: -len(path.suffix)] if path.suffix else path.name
+
+
+def index_by_stem(name: str, paths: Iterable[Path]) -> dict[str, Path]:
+    """Stem -> path; two files with one stem (a copy unpacked twice) is an error naming both."""
+    out: dict[str, Path] = {}
+    for p in paths:
+        key = stem(p)
+        if key in out:
+            raise DataError(f"{name}: two copies of {key}: {out[key]} and {p}; keep one")
+        out[key] = p
+    return out
+
+
+class AudioFileLoader:
+    """Reads an utterance's file with :func:`read_audio` at a fixed rate (a class, so corpora pickle)."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self.sample_rate = int(sample_rate)
+
+    def __call__(self, utt: Utterance) -> np.ndarray:
+        if utt.path is None:
+            raise DataError(f"utterance {utt.id} has no audio path")
+        return read_audio(utt.path, target_rate=self.sample_rate)[0]
+
+
+class LocalCorpus(Corpus):
+    """A corpus whose utterances are files under :attr:`root`, with what listing found wrong."""
+
+    def __init__(
+        self,
+        name: str,
+        root: Path,
+        utterances: list[Utterance],
+        labels: tuple[str, ...],
+        sample_rate: int,
+        protocols: dict[str, ProtocolBuilder],
+        default_protocol: str,
+        problems: list[Problem] | None = None,
+    ) -> None:
+        if not utterances:
+            raise no_files_error(name, root, f"usable labelled utterances of the classes {list(labels)}")
+        super().__init__(
+            name, sorted(utterances, key=lambda u: u.id), labels, sample_rate, protocols, default_protocol,
+            loader=AudioFileLoader(sample_rate),
+        )
+        self.root = root
+        self.env_var = env_var(name)
+        self.problems: list[Problem] = list(problems or [])
