@@ -10,12 +10,14 @@ cell when any example leaves the budget (:mod:`serbench.attacks.budget`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from serbench.attacks import projection
 from serbench.errors import SerbenchError
 
 DOMAINS = ("feature", "waveform")
@@ -69,6 +71,66 @@ class Attack:
     @property
     def eps(self) -> float:
         return self.threat.eps
+
+    @property
+    def name(self) -> str:
+        """The component name when the class carries registry metadata, else the class name (for messages)."""
+        meta = getattr(type(self), "__serbench_component__", None) or {}
+        return meta.get("name") or type(self).__name__
+
+    @property
+    def zero_budget(self) -> bool:
+        """True when the budget admits no perturbation at all (eps 0, or SNR of +inf dB)."""
+        if self.threat.norm == "snr":
+            return math.isinf(self.eps) and self.eps > 0
+        return self.eps == 0
+
+    def radius(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-example budget radius, float64 ``(B,)``: eps for Linf/L2, ``||x||_2 * 10^(-eps/20)`` for SNR."""
+        return projection.radius(self.threat.norm, self.eps, x)
+
+    def project(self, x: torch.Tensor, x_adv: torch.Tensor) -> torch.Tensor:
+        """``x_adv`` moved to the nearest point of the budget ball around ``x``, clipped to the domain bounds.
+
+        For attacks (or wrapped libraries) that do not bound their own output;
+        the result always passes :func:`~serbench.attacks.budget.check_budget`.
+        """
+        return projection.project(self.threat.norm, x, x_adv, self.radius(x), self.threat.bounds).detach()
+
+    def snap(self, x: torch.Tensor, x_adv: torch.Tensor, rtol: float = 1e-5) -> torch.Tensor:
+        """Project only the examples that leave the budget by float rounding (at most ``rtol`` relative).
+
+        For wrapped libraries that compute in float32: their L2 projections can
+        overshoot the ball by a few ulps. Real violations are left untouched so
+        that :func:`~serbench.attacks.budget.check_budget` still rejects them.
+        """
+        x, x_adv = x.detach(), x_adv.detach()
+        low, high = self.threat.bounds
+        r = self.radius(x)
+        delta = (x_adv - x).flatten(1).double()
+        size = delta.abs().amax(dim=1) if self.threat.norm == "linf" else delta.norm(dim=1)
+        slack = rtol * torch.clamp(r, min=1.0 if self.threat.norm != "snr" else 0.0) + 1e-12
+        flat = x_adv.flatten(1)
+        outside = (flat.amin(dim=1) < low) | (flat.amax(dim=1) > high)
+        near = ((size > r) & (size <= r + slack)) | (outside & (flat.amin(dim=1) >= low - rtol)
+                                                     & (flat.amax(dim=1) <= high + rtol))
+        if not bool(near.any()):
+            return x_adv
+        fixed = self.project(x, x_adv)
+        return torch.where(near.view(-1, *([1] * (x.dim() - 1))), fixed, x_adv)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Refuse clean inputs outside the domain's bounds: clipping would silently move them."""
+        low, high = self.threat.bounds
+        if x.numel() == 0:
+            return
+        lo, hi = float(x.min()), float(x.max())
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo < low - 1e-6 or hi > high + 1e-6:
+            raise SerbenchError(
+                f"attack {self.name!r}: clean {self.threat.domain} input spans [{lo:.6g}, {hi:.6g}], outside "
+                f"the domain's range [{low}, {high}]; scale features with the fitted MinMaxScaler "
+                "(feature domain) or peak-normalise audio to [-1, 1] (waveform domain)"
+            )
 
     def generate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -9,10 +9,29 @@ from serbench.attacks.base import Attack, input_gradient
 
 
 class FGSM(Attack):
-    """Fast gradient sign method: x' = x + eps * sign(grad), clipped to [x - eta, x + eta] and the range.
+    r"""Fast gradient sign method: x' = x + eps * sign(grad), clipped to [x - eta, x + eta] and the range.
 
-    ``eta`` defaults to eps (Ren et al.'s eq. 2); a smaller eta tightens the
-    clip. Linf only; single step; untargeted.
+    Paper: Goodfellow et al., "Explaining and harnessing adversarial examples",
+    ICLR 2015; the eta clip is Ren et al.'s eq. 2 (ICASSP 2020).
+
+    Distance measure: Linf. Single step, untargeted, deterministic.
+
+    Arguments:
+        eps (float): Linf budget, in the domain's units (a fraction of the
+            scaled feature range, or of full-scale audio). (Default: 0.0)
+        norm (str): ``linf`` only.
+        domain (str): ``feature`` (scaled log-Mel in [0, 1]) or ``waveform``
+            (samples in [-1, 1], gradient through the front end). (Default: feature)
+        eta (float | None): clip radius; defaults to eps, a smaller value
+            tightens the clip (Ren et al.'s eta). (Default: None)
+
+    Shape:
+        ``x``: (B, ...) inside the domain's bounds; ``y``: (B,) class indices;
+        output: like ``x``, detached.
+
+    Examples::
+        >>> attack = serbench.get("attacks", "fgsm", eps=0.08)
+        >>> x_adv = attack(model, x, y)
     """
 
     norms = ("linf",)
@@ -23,6 +42,7 @@ class FGSM(Attack):
         self.eta = self.eps if eta is None else min(float(eta), self.eps)
 
     def generate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
         if self.eps == 0:
             return x.detach().clone()
         grad = input_gradient(model, x, y)

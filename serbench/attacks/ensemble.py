@@ -1,0 +1,51 @@
+"""Worst-case evaluation over a set of attacks, as RobustBench reports AutoAttack.
+
+An utterance counts as robustly correct only if it is classified correctly
+under *every* attack of the set (per-utterance minimum of correctness). The
+robust accuracy and UAR of that vector are upper bounds on the true robust
+figures, tighter than any single attack's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from serbench.errors import SerbenchError
+
+
+def worst_case_correct(correct: Mapping[str, Sequence[bool]] | Sequence[Sequence[bool]]) -> np.ndarray:
+    """Per-utterance AND over attacks: (n_attacks, n) or {attack: (n,)} -> bool (n,)."""
+    rows = list(correct.values()) if isinstance(correct, Mapping) else list(correct)
+    if not rows:
+        raise SerbenchError("worst-case evaluation needs at least one attack's per-utterance correctness")
+    arr = [np.asarray(r, dtype=bool).ravel() for r in rows]
+    n = {a.size for a in arr}
+    if len(n) != 1:
+        names = list(correct) if isinstance(correct, Mapping) else list(range(len(arr)))
+        sizes = ", ".join(f"{k}: {a.size}" for k, a in zip(names, arr))
+        raise SerbenchError(f"worst-case evaluation: attacks cover different utterance counts ({sizes})")
+    return np.logical_and.reduce(np.stack(arr), axis=0)
+
+
+def correct_uar(y_true: Sequence[int], correct: Sequence[bool]) -> float:
+    """UAR from per-utterance correctness: mean over classes present in ``y_true`` of their recall."""
+    y = np.asarray(y_true).ravel()
+    c = np.asarray(correct, dtype=bool).ravel()
+    if y.size != c.size:
+        raise SerbenchError(f"UAR: {y.size} labels but {c.size} correctness values")
+    classes = np.unique(y)
+    return float(np.mean([c[y == k].mean() for k in classes])) if classes.size else float("nan")
+
+
+def robust_uar(y_true: Sequence[int],
+               correct: Mapping[str, Sequence[bool]] | Sequence[Sequence[bool]]) -> float:
+    """Worst-case robust UAR: an utterance is correct only if it survives every attack."""
+    return correct_uar(y_true, worst_case_correct(correct))
+
+
+def robust_accuracy(correct: Mapping[str, Sequence[bool]] | Sequence[Sequence[bool]]) -> float:
+    """Worst-case robust accuracy (WA) over the attack set."""
+    w = worst_case_correct(correct)
+    return float(w.mean()) if w.size else float("nan")
