@@ -155,7 +155,7 @@ def test_msp_improv_bad_trees(tmp_path):
         msp_improv(root=str(tmp_path))
     assert str(evaluation) in str(err.value)
     evaluation.unlink()
-    with pytest.raises(DataError, match="Evaluation.txt") as err:
+    with pytest.raises(DataError, match=r"Evaluation\.txt") as err:
         msp_improv(root=str(tmp_path))
     assert str(tmp_path) in str(err.value)
 
@@ -276,7 +276,7 @@ def test_tess_train_one_test_other(tmp_path):
     assert "surprise" in corpus.labels and corpus["OAF_back_ps"].label == "surprise"
     folds = corpus.folds()
     assert [f.name for f in folds] == ["test-OAF", "test-YAF"]
-    for fold, train_speaker in zip(folds, ["YAF", "OAF"]):
+    for fold, train_speaker in zip(folds, ["YAF", "OAF"], strict=True):
         assert fold.speaker_independent and fold.valid_shares_train_speakers
         assert speakers_of(corpus, fold.train) == speakers_of(corpus, fold.valid) == {train_speaker}
         assert speakers_of(corpus, fold.test) == {"OAF", "YAF"} - {train_speaker}
@@ -289,7 +289,8 @@ def test_fold_check_still_refuses_a_leaking_test_speaker(tmp_path):
     make_tess(tmp_path)
     corpus = tess(root=str(tmp_path))
     fold = corpus.folds()[0]
-    leaky = Fold("leaky", fold.train + fold.test[:1], fold.valid, fold.test[1:], valid_shares_train_speakers=True)
+    leaky = Fold("leaky", fold.train + fold.test[:1], fold.valid, fold.test[1:],
+                 valid_shares_train_speakers=True)
     with pytest.raises(SerbenchError, match="leaks speakers"):
         check_fold(corpus, leaky)
 
@@ -316,7 +317,8 @@ def test_tess_rate_resamples_fast_and_exactly(tmp_path):
     """24414 Hz -> 16 kHz: torchaudio's kernel for gcd 2 takes seconds; serbench goes polyphase."""
     path = write_wav(tmp_path / "YAF_bar_sad.wav", rate=24414, seconds=1.0, freq=440.0)
     corpus = tess(root=str(tmp_path))
-    assert sf.info(corpus["YAF_bar_sad"].path).samplerate == 24414 and os.path.isabs(corpus["YAF_bar_sad"].path)
+    utt = corpus["YAF_bar_sad"]
+    assert sf.info(utt.path).samplerate == 24414 and os.path.isabs(utt.path)
     start = time.perf_counter()
     wave = corpus.load_audio(corpus["YAF_bar_sad"])
     assert time.perf_counter() - start < 1.0

@@ -76,7 +76,8 @@ MSP_CODES = ["A", "H", "S", "N", "X"]
 MSP_LABEL = {"A": "angry", "H": "happy", "S": "sad", "N": "neutral"}
 
 
-def make_msp_improv(root: Path, audio_prefix: str = "", eval_dir: str = "") -> dict[str, tuple[str, str, str]]:
+def make_msp_improv(root: Path, audio_prefix: str = "", eval_dir: str = ""
+                    ) -> dict[str, tuple[str, str, str]]:
     """6 sessions x 2 speakers x 5 files (one with consensus X, dropped)."""
     expected = {}
     lines = []
@@ -148,7 +149,7 @@ CREMA_EMO = {"ANG": "angry", "DIS": "disgust", "FEA": "fear", "HAP": "happy", "N
 def make_crema_d(root: Path, actors: tuple[int, ...] = (1001, 1002, 1003, 1004, 1005, 1076),
                  demographics: bool = True) -> dict[str, tuple[str, str, str]]:
     expected = {}
-    for k, actor in enumerate(actors):
+    for actor in actors:
         for emo, level in (("ANG", "HI"), ("NEU", "XX"), ("SAD", "XX")):
             stem = f"{actor}_{'MTI' if actor == 1076 else 'DFA'}_{emo}_{level}"
             silent = stem == "1076_MTI_SAD_XX"
@@ -165,7 +166,8 @@ def make_crema_d(root: Path, actors: tuple[int, ...] = (1001, 1002, 1003, 1004, 
 
 # -- EmoDB ------------------------------------------------------------------------------------------------
 
-EMODB_EMO = {"W": "angry", "L": "boredom", "E": "disgust", "A": "fear", "F": "happy", "T": "sad", "N": "neutral"}
+EMODB_EMO = {"W": "angry", "L": "boredom", "E": "disgust", "A": "fear", "F": "happy", "T": "sad",
+             "N": "neutral"}
 EMODB_SPEAKERS = ("03", "08", "09", "10", "11", "12", "13", "14", "15", "16")
 
 

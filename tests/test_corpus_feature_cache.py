@@ -41,7 +41,8 @@ def test_unreadable_file_is_recomputed_with_a_warning(tmp_path):
 
 def test_keys(tmp_path):
     corpus = synthetic(sessions=3, utterances_per_class=1)
-    parts = feature_key(corpus, ["b", "a"], {"preset": "ren2020"}, {"policy": "pad_or_crop", "samples": 32000})
+    length = {"policy": "pad_or_crop", "samples": 32000}
+    parts = feature_key(corpus, ["b", "a"], {"preset": "ren2020"}, length)
     assert parts["corpus"] == corpus.fingerprint()
     assert cache_key(parts) != cache_key({**parts, "ids": ["a", "b"]})  # order of ids matters
     with pytest.raises(SerbenchError, match="not plain JSON"):

@@ -51,7 +51,8 @@ def test_mix_at_snr_is_exact(snr):
     gen = torch.Generator().manual_seed(0)
     clean = torch.randn(3, 8000, generator=gen, dtype=torch.float64) * torch.tensor([[0.1], [1.0], [3.0]],
                                                                                    dtype=torch.float64)
-    noise = torch.from_numpy(np.stack([PinkNoise().sample(8000, SR, np.random.default_rng(i)) for i in range(3)]))
+    rows = [PinkNoise().sample(8000, SR, np.random.default_rng(i)) for i in range(3)]
+    noise = torch.from_numpy(np.stack(rows))
     mixed = mix_at_snr(clean, noise.double(), snr)
     added = mixed - clean
     measured = 10 * torch.log10(clean.pow(2).sum(-1) / added.pow(2).sum(-1))
@@ -79,7 +80,8 @@ def make_demand(root):
               "PCAFETER": ("PCAFETER_48k/PCAFETER", 48000)}
     for env, (folder, rate) in layout.items():
         for ch in (1, 2, 3):
-            write_wav(root / folder / f"ch{ch:02d}.wav", rate=rate, seconds=1.0, freq=LATIF_FREQ[env] + 20 * ch)
+            freq = LATIF_FREQ[env] + 20 * ch
+            write_wav(root / folder / f"ch{ch:02d}.wav", rate=rate, seconds=1.0, freq=freq)
     (root / "DKITCHEN_16k" / "DKITCHEN" / "._ch01.wav").write_bytes(b"sidecar")
 
 
@@ -134,7 +136,8 @@ def test_demand_errors(tmp_path, monkeypatch):
 def make_musan(root):
     write_wav(root / "musan" / "noise" / "free-sound" / "noise-free-sound-0000.wav", seconds=0.1, freq=250)
     write_wav(root / "musan" / "noise" / "sound-bible" / "noise-sound-bible-0000.wav", seconds=0.1, freq=250)
-    write_wav(root / "musan" / "music" / "jamendo" / "music-jamendo-0000.wav", rate=44100, seconds=0.5, freq=880)
+    music = root / "musan" / "music" / "jamendo" / "music-jamendo-0000.wav"
+    write_wav(music, rate=44100, seconds=0.5, freq=880)
     write_wav(root / "musan" / "speech" / "librivox" / "speech-librivox-0000.wav", seconds=0.5, freq=150)
     (root / "musan" / "noise" / "free-sound" / "._noise-free-sound-0000.wav").write_bytes(b"sidecar")
 

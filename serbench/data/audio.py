@@ -39,7 +39,8 @@ def read_audio(path: str | Path, target_rate: int | None = None) -> tuple[np.nda
 
 
 # torchaudio builds a kernel of (new/g) x (orig/g) taps for g = gcd(orig, new): fine for 44.1 or 48 kHz,
-# but TESS's 24414 Hz -> 16 kHz (g = 2) takes seconds per file. Such ratios go through scipy's polyphase filter.
+# but TESS's 24414 Hz -> 16 kHz (g = 2) takes seconds per file. Such ratios go through scipy's polyphase
+# filter instead.
 MAX_REDUCED_RATE = 1000
 
 

@@ -66,7 +66,8 @@ def _speaker_problems(corpus: Corpus) -> list[Problem]:
         out.append(Problem("speakers", f"{blank} utterances have no speaker; speaker-independent folds "
                                        "cannot be checked"))
     if len(corpus.speakers) < 2:
-        out.append(Problem("speakers", f"{len(corpus.speakers)} speaker: no speaker-independent test possible"))
+        out.append(Problem("speakers",
+                           f"{len(corpus.speakers)} speaker: no speaker-independent test possible"))
     return out
 
 

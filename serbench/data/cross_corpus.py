@@ -78,7 +78,8 @@ class CrossCorpus(Corpus):
         mapping = dict(mapping or {})
         unknown = sorted(set(mapping) - {"source", "target", source.name, target.name})
         if unknown:
-            raise SerbenchError(f"cross-corpus mapping keys {unknown}: use 'source', 'target' or a corpus name")
+            raise SerbenchError(
+                f"cross-corpus mapping keys {unknown}: use 'source', 'target' or a corpus name")
         maps = {
             "source": map_labels(source, mapping.get("source", mapping.get(source.name))),
             "target": map_labels(target, mapping.get("target", mapping.get(target.name))),
@@ -106,7 +107,8 @@ class CrossCorpus(Corpus):
                 utterances.append(Utterance(
                     id=f"{corpus.name}{SEP}{u.id}", label=label, speaker=f"{corpus.name}{SEP}{u.speaker}",
                     session=f"{corpus.name}{SEP}{u.session}", gender=u.gender, path=u.path,
-                    meta={"corpus": corpus.name, "role": role, "original_id": u.id, "original_label": u.label},
+                    meta={"corpus": corpus.name, "role": role, "original_id": u.id,
+                          "original_label": u.label},
                 ))
         super().__init__(
             name=f"{source.name}->{target.name}", utterances=utterances, labels=tuple(sorted(common)),

@@ -71,7 +71,7 @@ def check_fold(corpus: Corpus, fold: Fold) -> None:
 
 def _split(corpus: Corpus, attr: str, valid: set[str], test: set[str], train: set[str] | None = None,
            ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """(train, valid, test) ids by the value of ``attr`` (speaker or session); train = the rest unless given."""
+    """(train, valid, test) ids by ``attr`` (speaker or session); train = the rest unless given."""
     parts: tuple[list[str], list[str], list[str]] = ([], [], [])
     for u in corpus.utterances:
         key = getattr(u, attr)

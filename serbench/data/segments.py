@@ -36,7 +36,7 @@ def segment(
     features: torch.Tensor | Sequence[torch.Tensor], window: int = WINDOW, hop: int | None = None,
     pad_value: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Utterance features (each ``(1, F, T)``, T free) -> windows ``(W, 1, F, window)`` and utterance index ``(W,)``.
+    """Features ``(1, F, T)`` (T free) -> windows ``(W, 1, F, window)`` and each window's utterance ``(W,)``.
 
     Accepts one ``(1, F, T)`` tensor, a batch ``(N, 1, F, T)`` or a list of
     ``(1, F, T_i)``. Short utterances are right-padded with ``pad_value``.
@@ -51,7 +51,8 @@ def segment(
     n_freq = items[0].shape[-2]
     for i, feat in enumerate(items):
         if feat.dim() != 3 or feat.shape[0] != 1 or feat.shape[1] != n_freq:
-            raise SerbenchError(f"segment: utterance {i} has shape {tuple(feat.shape)}; expected (1, {n_freq}, T)")
+            raise SerbenchError(
+                f"segment: utterance {i} has shape {tuple(feat.shape)}; expected (1, {n_freq}, T)")
         t = feat.shape[-1]
         if t < window:
             feat = torch.nn.functional.pad(feat, (0, window - t), value=pad_value)
@@ -63,10 +64,11 @@ def segment(
 
 def mean_posteriors(posteriors: torch.Tensor, utt_index: torch.Tensor, num_utterances: int | None = None
                     ) -> torch.Tensor:
-    """Window posteriors ``(W, C)`` -> utterance posteriors ``(N, C)``: the mean over each utterance's windows."""
+    """Window posteriors ``(W, C)`` -> utterance posteriors ``(N, C)``: the mean over its windows."""
     if posteriors.dim() != 2 or utt_index.shape != posteriors.shape[:1]:
         raise SerbenchError(
-            f"mean_posteriors: posteriors {tuple(posteriors.shape)} and index {tuple(utt_index.shape)} disagree"
+            f"mean_posteriors: posteriors {tuple(posteriors.shape)} and index {tuple(utt_index.shape)} "
+            "disagree"
         )
     n = int(num_utterances if num_utterances is not None else int(utt_index.max()) + 1)
     idx = utt_index.to(posteriors.device)

@@ -21,8 +21,8 @@ from serbench.noises.base import Noise
 class BabbleNoise(Noise):
     """Sum of ``talkers`` utterances drawn from ``corpus`` (built with ``corpus_params``)."""
 
-    def __init__(self, corpus: str = "synthetic", talkers: int = 6, corpus_params: dict[str, Any] | None = None
-                 ) -> None:
+    def __init__(self, corpus: str = "synthetic", talkers: int = 6,
+                 corpus_params: dict[str, Any] | None = None) -> None:
         if talkers < 1:
             raise SerbenchError(f"babble: talkers must be at least 1, got {talkers}")
         self.corpus_name, self.talkers = corpus, int(talkers)
@@ -36,8 +36,8 @@ class BabbleNoise(Noise):
 
             self._corpus = get("datasets", self.corpus_name, **self.corpus_params)
             if len(self._corpus) < self.talkers:
-                raise SerbenchError(f"babble: corpus {self.corpus_name!r} has {len(self._corpus)} utterances, "
-                                    f"fewer than talkers={self.talkers}")
+                raise SerbenchError(f"babble: corpus {self.corpus_name!r} has {len(self._corpus)} "
+                                    f"utterances, fewer than talkers={self.talkers}")
         return self._corpus
 
     def sample(self, num_samples: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
@@ -48,7 +48,8 @@ class BabbleNoise(Noise):
             wave = resample(corpus.load_audio(corpus.utterances[i]), corpus.sample_rate, sample_rate)
             rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
             if rms == 0.0:
-                raise SerbenchError(f"babble: utterance {corpus.utterances[i].id} of {self.corpus_name!r} is silent")
+                raise SerbenchError(
+                    f"babble: utterance {corpus.utterances[i].id} of {self.corpus_name!r} is silent")
             looped = np.resize(np.roll(wave, -int(rng.integers(len(wave)))), num_samples)
             out += looped / rms
         return (out / out.std()).astype(np.float32)

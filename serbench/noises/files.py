@@ -18,11 +18,15 @@ from serbench.errors import DataError
 MAX_TRIES = 8
 
 
+def _unreadable(path: Path, exc: Exception) -> DataError:
+    return DataError(f"{path}: cannot read noise audio ({type(exc).__name__}: {exc})".splitlines()[0])
+
+
 def _read(path: Path, start: int, frames: int) -> np.ndarray:
     try:
         data, _ = sf.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
     except Exception as exc:  # libsndfile reports bad files through several exception types
-        raise DataError(f"{path}: cannot read noise audio ({type(exc).__name__}: {exc})".splitlines()[0]) from exc
+        raise _unreadable(path, exc) from exc
     return data.mean(axis=1)
 
 
@@ -31,7 +35,7 @@ def read_excerpt(path: Path, num_samples: int, sample_rate: int, rng: np.random.
     try:
         info = sf.info(str(path))
     except Exception as exc:  # libsndfile reports bad files through several exception types
-        raise DataError(f"{path}: cannot read noise audio ({type(exc).__name__}: {exc})".splitlines()[0]) from exc
+        raise _unreadable(path, exc) from exc
     total, native = int(info.frames), int(info.samplerate)
     if total == 0:
         raise DataError(f"{path}: noise file has no samples")

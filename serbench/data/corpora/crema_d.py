@@ -53,7 +53,8 @@ def crema_d(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
     for utt_id, path in sorted(wavs.items()):
         m = _STEM.match(utt_id)
         if not m:
-            problems.append(Problem("unrecognised", "file name is not <actor>_<sentence>_<EMO>_<level>; left out",
+            problems.append(Problem("unrecognised",
+                                    "file name is not <actor>_<sentence>_<EMO>_<level>; left out",
                                     str(path), WARNING))
             continue
         actor, sentence, emo, level = m.groups()
@@ -62,7 +63,8 @@ def crema_d(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
         if sentence not in SENTENCES or level not in LEVELS or not 1001 <= int(actor) <= 1091:
             raise DataError(f"{path}: actor, sentence or level field is not a CREMA-D value")
         if utt_id in KNOWN_SILENT:
-            problems.append(Problem("excluded", "silent in real CREMA-D copies; left out", str(path), WARNING))
+            problems.append(Problem("excluded", "silent in real CREMA-D copies; left out", str(path),
+                                    WARNING))
             continue
         utterances.append(Utterance(
             id=utt_id, label=EMOTIONS[emo], speaker=actor, session=actor, gender=genders.get(actor, ""),

@@ -41,7 +41,7 @@ def ren2020(corpus: LocalCorpus) -> list:
 
 
 def demos(root: str | None = None, sample_rate: int = 16000, neutral: bool = False) -> LocalCorpus:
-    """DEMoS from a local copy: 7 classes (``neutral=True`` adds the neutral files); resampled to ``sample_rate``."""
+    """DEMoS from a local copy: 7 classes (``neutral=True`` adds neutral); resampled to ``sample_rate``."""
     base = resolve_root(NAME, root)
     wavs = index_by_stem(NAME, walk_files(base))
     utterances, problems = [], []
@@ -52,7 +52,8 @@ def demos(root: str | None = None, sample_rate: int = 16000, neutral: bool = Fal
         elif n:
             kind, gender, spk, code, take = "NEU", n[1].upper(), n[2], n[3].lower(), n[4] + n[5]
         else:
-            problems.append(Problem("unrecognised", "file name is not a DEMoS name; left out", str(path), WARNING))
+            problems.append(Problem("unrecognised", "file name is not a DEMoS name; left out", str(path),
+                                    WARNING))
             continue
         if code not in CODES or (kind == "NEU") != (code == "neu"):
             raise DataError(f"{path}: unknown emotion code {code!r}; DEMoS codes are {', '.join(CODES)}")

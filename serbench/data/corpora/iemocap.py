@@ -115,6 +115,7 @@ def iemocap(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
                                         str(path), WARNING))
     return LocalCorpus(
         NAME, base, utterances, LABELS, sample_rate,
-        protocols={"leave-one-session-out": leave_one_session_out, "leave-one-speaker-out": leave_one_speaker_out},
+        protocols={"leave-one-session-out": leave_one_session_out,
+                   "leave-one-speaker-out": leave_one_speaker_out},
         default_protocol="leave-one-session-out", problems=problems,
     )

@@ -55,7 +55,7 @@ def _evaluation_file(root: Path) -> Path:
 
 
 def msp_improv(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
-    """MSP-IMPROV from a local copy (4 classes, 12 speakers, 6 sessions); audio resampled to ``sample_rate``."""
+    """MSP-IMPROV from a local copy (4 classes, 12 speakers, 6 sessions), resampled to ``sample_rate``."""
     base = resolve_root(NAME, root)
     wavs = index_by_stem(NAME, (p for p in walk_files(base) if stem(p).startswith("MSP-IMPROV-")))
     if not wavs:
@@ -85,6 +85,7 @@ def msp_improv(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus
                                 f"{utt_id}.wav", WARNING))
     return LocalCorpus(
         NAME, base, utterances, LABELS, sample_rate,
-        protocols={"leave-one-session-out": leave_one_session_out, "leave-one-speaker-out": leave_one_speaker_out},
+        protocols={"leave-one-session-out": leave_one_session_out,
+                   "leave-one-speaker-out": leave_one_speaker_out},
         default_protocol="leave-one-session-out", problems=problems,
     )

@@ -34,7 +34,7 @@ VALID_WORD_FRACTION = 0.2
 
 
 def train_one_test_other(corpus: Corpus) -> list[Fold]:
-    """Two folds: train on one speaker, test on the other; validation = 20 % of the training speaker's words."""
+    """Two folds: train on one speaker, test on the other; validate on 20 % of the trainer's words."""
     speakers = corpus.speakers
     if len(speakers) != 2:
         raise SerbenchError(f"corpus {corpus.name!r}: train-one-test-other needs exactly 2 speakers, "
