@@ -32,6 +32,10 @@ class FrontendConfig:
     f_min: float = 0.0
     f_max: float | None = None
     log_floor: float = 1e-10
+    # As librosa.power_to_db(top_db=...): clamp each utterance at (its max - top_db) dB. Off by default
+    # (Ren et al. use the plain log-Mel); with it, white noise at 20 dB SNR already sits above the floor
+    # of every training utterance and clean-trained models collapse, which hides the SNR trend.
+    top_db: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,7 +71,11 @@ class LogMel(nn.Module):
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         spec = self.mel(wave.float())
-        return (10.0 * torch.log10(spec.clamp_min(self.config.log_floor))).unsqueeze(1)
+        db = 10.0 * torch.log10(spec.clamp_min(self.config.log_floor))
+        if self.config.top_db is not None:
+            floor = db.amax(dim=(-2, -1), keepdim=True) - self.config.top_db
+            db = torch.maximum(db, floor)
+        return db.unsqueeze(1)
 
 
 class MinMaxScaler(nn.Module):

@@ -95,8 +95,8 @@ class Resolved:
         return self.info.factory(**self.params)
 
     def identity(self) -> dict[str, Any]:
-        """The part of a cell key this component contributes."""
-        return {"name": self.info.name, "version": self.info.version, "params": self.params}
+        """The part of a cell key this component contributes (the name as requested, variant tag included)."""
+        return {"name": self.requested, "version": self.info.version, "params": self.params}
 
 
 def component(

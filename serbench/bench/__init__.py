@@ -1,0 +1,1 @@
+"""Benchmarks: specs expand into cells with content keys; a store holds one record per cell."""

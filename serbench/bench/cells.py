@@ -1,0 +1,60 @@
+"""Cells and their content keys.
+
+A train cell is everything that determines a trained model; an eval cell is a
+train cell plus one evaluation condition. A key is the sha256 of the canonical
+JSON of the cell together with the result schema version: same key, same
+result; a changed parameter or component version is a new cell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def content_key(kind: str, cell: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json({"schema": SCHEMA_VERSION, kind: cell}).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class TrainCell:
+    """dataset (identity + protocol + fold), model, defense, frontend, training, seed."""
+
+    spec: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return content_key("train", self.spec)
+
+
+@dataclass(frozen=True)
+class EvalCell:
+    """A train cell plus ``condition`` (clean | noise | attack) on a partition."""
+
+    train: TrainCell
+    partition: str
+    condition: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return content_key("eval", {"train": self.train.spec, "partition": self.partition,
+                                    "condition": self.condition})
+
+    @property
+    def label(self) -> str:
+        """Short human-readable description of the condition."""
+        c = self.condition
+        if c["type"] == "clean":
+            return f"clean/{self.partition}"
+        if c["type"] == "noise":
+            return f"noise {c['noise']['name']} @ {c['snr_db']:g} dB/{self.partition}"
+        t = c["threat"]
+        return f"attack {c['attack']['name']} {t['domain']} {t['norm']} eps={t['eps']:g}/{self.partition}"

@@ -1,0 +1,308 @@
+"""The local executor: train each model once, evaluate it under every condition, write records.
+
+A rerun computes only missing cells (``force`` recomputes all, ``retry_failed``
+also retries failed ones). Checkpoints are cached by train key, so eval cells
+added later reuse the trained model.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import subprocess
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+import serbench
+from serbench.bench.cells import EvalCell, TrainCell
+from serbench.bench.spec import Spec
+from serbench.bench.store import Store
+from serbench.data.corpus import Corpus
+from serbench.engine import data as fold_data
+from serbench.engine.evaluate import evaluate_attack, evaluate_predictions, predict
+from serbench.engine.schedules import Schedule
+from serbench.engine.train import train
+from serbench.errors import SerbenchError
+from serbench.features import FeaturePipeline, FrontendConfig, LogMel, MinMaxScaler
+from serbench.noises.base import mix_at_snr
+from serbench.registry import REGISTRIES, registry
+
+
+@dataclass
+class RunSummary:
+    computed: int = 0
+    cached: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (cell label, reason)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise SerbenchError(f"--device: unknown device {name!r}; use auto, cpu or cuda[:N]") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SerbenchError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+    return dev
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """Versions and device: enough to say where a number came from."""
+    git = None
+    try:
+        git = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=os.path.dirname(serbench.__file__)).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        git = None
+    plugins = {}
+    for kind, reg in REGISTRIES.items():
+        for name in reg.loaded_plugins():
+            inf = reg.info(name)
+            plugins[f"{kind}/{name}"] = f"{inf.source} {inf.version}"
+    return {
+        "serbench": serbench.__version__, "torch": torch.__version__, "python": platform.python_version(),
+        "platform": platform.platform(), "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
+        "git": git, "plugins": plugins,
+    }
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+class _TrainedModel:
+    """A trained model with the front end and scaler it was trained behind, plus the fold's test data."""
+
+    def __init__(self, corpus: Corpus, model: torch.nn.Module, frontend: LogMel, scaler: MinMaxScaler,
+                 partitions: dict[str, fold_data.Partition], device: torch.device) -> None:
+        self.corpus, self.model, self.frontend, self.scaler = corpus, model, frontend, scaler
+        self.partitions, self.device = partitions, device
+        self.pipeline = FeaturePipeline(frontend, scaler, model).to(device).eval()
+        self._features: dict[str, torch.Tensor] = {}
+        self._clean_logits: dict[str, torch.Tensor] = {}
+
+    def features(self, part: str) -> torch.Tensor:
+        if part not in self._features:
+            raw = fold_data.compute_features(self.frontend, self.partitions[part].waves, self.device)
+            self._features[part] = self.scaler(raw)
+        return self._features[part]
+
+    def clean_logits(self, part: str) -> torch.Tensor:
+        if part not in self._clean_logits:
+            self._clean_logits[part] = predict(self.model, self.features(part))
+        return self._clean_logits[part]
+
+
+class LocalRunner:
+    """Runs a spec in-process. ``progress`` receives (event, payload) for the CLI's bars."""
+
+    def __init__(self, spec: Spec, store: Store, device: str = "auto", force: bool = False,
+                 retry_failed: bool = False, progress: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+        self.spec, self.store, self.device = spec, store, resolve_device(device)
+        self.force, self.retry_failed = force, retry_failed
+        self.progress = progress or (lambda event, payload: None)
+        self._corpora: dict[str, Corpus] = {}
+
+    # -- helpers ------------------------------------------------------------------
+    def corpus(self, index: int) -> Corpus:
+        axis = self.spec.datasets[index]
+        key = repr(axis.resolved.identity())
+        if key not in self._corpora:
+            corpus = axis.resolved.create()
+            if not isinstance(corpus, Corpus):
+                raise SerbenchError(f"dataset {axis.resolved.requested!r} did not return a serbench.Corpus")
+            self._corpora[key] = corpus
+        return self._corpora[key]
+
+    def train_cells(self) -> list[TrainCell]:
+        counts = {i: len(self.corpus(i).folds(d.protocol)) for i, d in enumerate(self.spec.datasets)
+                  if d.folds is None}
+        return self.spec.train_cells(counts)
+
+    def _needs(self, key: str) -> bool:
+        if self.force:
+            return True
+        status = self.store.status(key)
+        return status is None or (status == "failed" and self.retry_failed)
+
+    def _corpus_for(self, cell: TrainCell) -> Corpus:
+        ident = {k: v for k, v in cell.spec["dataset"].items() if k not in ("protocol", "fold")}
+        for i, d in enumerate(self.spec.datasets):
+            if d.resolved.identity() == ident:
+                return self.corpus(i)
+        raise AssertionError("train cell names a dataset the spec does not have")
+
+    # -- the run ------------------------------------------------------------------
+    def run(self) -> RunSummary:
+        summary = RunSummary()
+        start = time.perf_counter()
+        cells = self.train_cells()
+        plan = [(tc, self.spec.eval_cells(tc)) for tc in cells]
+        total = sum(len(evals) for _, evals in plan)
+        self.progress("start", {"cells": total, "train_cells": len(plan)})
+        env = environment(self.device)
+        for tc, evals in plan:
+            todo = [e for e in evals if self._needs(e.key)]
+            summary.cached += len(evals) - len(todo)
+            self.progress("cached", {"n": len(evals) - len(todo)})
+            if not todo:
+                continue
+            try:
+                trained = self._trained(tc, env)
+            except Exception as exc:  # recorded per cell; the run goes on with other cells
+                reason = _reason(exc)
+                for e in todo:
+                    self._write_failed(e, reason, env)
+                    summary.failed.append((self._describe(e), reason))
+                    self.progress("cell", {"label": self._describe(e), "status": "failed"})
+                continue
+            for e in todo:
+                try:
+                    rec = self._evaluate(e, trained, env)
+                    self.store.write(rec)
+                    summary.computed += 1
+                    self.progress("cell", {"label": self._describe(e), "status": "ok",
+                                           "uar": rec["metrics"]["uar"]})
+                except Exception as exc:
+                    reason = _reason(exc)
+                    self._write_failed(e, reason, env)
+                    summary.failed.append((self._describe(e), reason))
+                    self.progress("cell", {"label": self._describe(e), "status": "failed"})
+        summary.seconds = time.perf_counter() - start
+        return summary
+
+    def _describe(self, e: EvalCell) -> str:
+        t = e.train.spec
+        return (f"{t['dataset']['name']}/fold {t['dataset']['fold']} {t['model']['name']} + "
+                f"{t['defense']['name']} seed {t['seed']}: {e.label}")
+
+    def _write_failed(self, e: EvalCell, reason: str, env: dict[str, Any]) -> None:
+        self.store.write({
+            "key": e.key, "kind": "eval", "train_key": e.train.key, "status": "failed", "error": reason,
+            "spec_name": self.spec.name, "train": e.train.spec, "partition": e.partition,
+            "condition": e.condition, "metrics": {}, "timings": {}, "warnings": [], "env": env,
+            "created": _now(),
+        })
+
+    def _trained(self, tc: TrainCell, env: dict[str, Any]) -> _TrainedModel:
+        spec = tc.spec
+        corpus = self._corpus_for(tc)
+        fold = corpus.fold(spec["dataset"]["protocol"], spec["dataset"]["fold"])
+        fe = {k: v for k, v in spec["frontend"].items() if k != "seconds"}
+        frontend = LogMel(FrontendConfig(**fe))
+        if frontend.config.sample_rate != corpus.sample_rate:
+            raise SerbenchError(
+                f"front end expects {frontend.config.sample_rate} Hz but corpus {corpus.name!r} delivers "
+                f"{corpus.sample_rate} Hz; set the dataset's sample_rate param"
+            )
+        num_samples = int(round(spec["frontend"]["seconds"] * corpus.sample_rate))
+        self.progress("prepare", {"label": f"{corpus.name} fold {fold.name}"})
+        partitions = {}
+        for part in ("train", "valid", "test"):
+            waves, labels = fold_data.load_waves(corpus, fold.partition(part))
+            partitions[part] = fold_data.stack(list(fold.partition(part)), waves, labels, num_samples)
+
+        seed_everything(spec["seed"])
+        model = registry("models").create(spec["model"]["name"], num_classes=len(corpus.labels),
+                                          **{k: v for k, v in spec["model"]["params"].items()
+                                             if k != "num_classes"}).to(self.device)
+        raw_train = fold_data.compute_features(frontend, partitions["train"].waves, self.device)
+        cached = None if self.force else self.store.load_checkpoint(tc.key)
+        if cached is not None:
+            model.load_state_dict(cached["model"])
+            scaler = MinMaxScaler(cached["scaler"]["low"], cached["scaler"]["high"])
+            self.progress("train_cached", {"key": tc.key})
+        else:
+            scaler = fold_data.fit_scaler(raw_train)
+            defense = registry("defenses").create(spec["defense"]["name"], **spec["defense"]["params"])
+            rng = np.random.default_rng(spec["seed"])
+            train_waves, train_labels = fold_data.load_waves(corpus, fold.train)
+            train_waves, train_labels = defense.expand_training_set(train_waves, train_labels,
+                                                                     corpus.sample_rate, rng)
+            train_part = fold_data.stack([f"aug{i}" for i in range(len(train_waves))], train_waves,
+                                         train_labels, num_samples)
+            x_train = scaler(fold_data.compute_features(frontend, train_part.waves, self.device))
+            x_valid = scaler(fold_data.compute_features(frontend, partitions["valid"].waves, self.device))
+            sched = Schedule(**spec["training"])
+            label = f"train {spec['model']['name']} + {spec['defense']['name']} (fold {fold.name}, seed {spec['seed']})"
+            self.progress("train_start", {"label": label, "total": 0})
+            result = train(
+                model, defense, x_train, train_part.labels.to(self.device), x_valid,
+                partitions["valid"].labels.to(self.device), sched, spec["seed"], len(corpus.labels),
+                progress=lambda it, tot, info: self.progress("train_step", {"it": it, "total": tot, **info}),
+            )
+            self.progress("train_end", {"label": label})
+            self.store.save_checkpoint(tc.key, {"model": result.state_dict, "scaler": scaler.state()})
+            self.store.write({
+                "key": tc.key, "kind": "train", "status": "ok", "error": None, "spec_name": self.spec.name,
+                "train": spec, "fold_name": fold.name, "metrics": {"best_valid_uar": result.best_valid_uar},
+                "timings": result.summary(), "history": result.history, "warnings": [], "env": env,
+                "created": _now(),
+                "data": {part: len(p) for part, p in partitions.items()} | {"train_expanded": len(train_part)},
+            })
+        model.eval()
+        return _TrainedModel(corpus, model, frontend, scaler.to(self.device), partitions, self.device)
+
+    def _evaluate(self, e: EvalCell, tm: _TrainedModel, env: dict[str, Any]) -> dict[str, Any]:
+        part = tm.partitions[e.partition]
+        y = part.labels.to(self.device)
+        labels = tm.corpus.labels
+        cond = e.condition
+        start = time.perf_counter()
+        warnings: list[str] = []
+        if cond["type"] == "clean":
+            metrics = evaluate_predictions(y, tm.clean_logits(e.partition), labels)
+        elif cond["type"] == "noise":
+            noise = registry("noises").create(cond["noise"]["name"], **cond["noise"]["params"])
+            seed = e.train.spec["seed"]
+            rng = np.random.default_rng([seed, 7, int(round(cond["snr_db"] * 1000)) % 2**31])
+            n_samples = part.waves.shape[1]
+            noise_waves = torch.from_numpy(np.stack([
+                np.asarray(noise.sample(n_samples, tm.corpus.sample_rate, rng), dtype=np.float32)
+                for _ in range(len(part))]))
+            noisy = mix_at_snr(part.waves, noise_waves, cond["snr_db"])
+            x = tm.scaler(fold_data.compute_features(tm.frontend, noisy, self.device))
+            metrics = evaluate_predictions(y, predict(tm.model, x), labels)
+        elif cond["type"] == "attack":
+            threat = cond["threat"]
+            attack = registry("attacks").create(cond["attack"]["name"], **cond["attack"]["params"], **threat)
+            if threat["domain"] == "feature":
+                model, x = tm.model, tm.features(e.partition)
+            else:
+                model, x = tm.pipeline, part.waves.to(self.device)
+            metrics, _ = evaluate_attack(cond["attack"]["name"], attack, model, x, y,
+                                         tm.clean_logits(e.partition), labels)
+        else:  # pragma: no cover - the spec reader only produces the types above
+            raise SerbenchError(f"unknown condition type {cond['type']!r}")
+        return {
+            "key": e.key, "kind": "eval", "train_key": e.train.key, "status": "ok", "error": None,
+            "spec_name": self.spec.name, "train": e.train.spec, "partition": e.partition, "condition": cond,
+            "metrics": metrics, "timings": {"eval_s": time.perf_counter() - start}, "warnings": warnings,
+            "env": env, "created": _now(),
+        }
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, SerbenchError):
+        return str(exc)
+    if os.environ.get("SERBENCH_DEBUG"):
+        traceback.print_exc()
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]

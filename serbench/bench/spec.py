@@ -1,0 +1,298 @@
+"""Benchmark specs: YAML -> validated axes -> train and eval cells.
+
+Example (``benchmarks/quickstart.yaml``)::
+
+    name: quickstart
+    dataset: {name: synthetic, protocol: leave-one-session-out, folds: [0]}
+    frontend: {preset: ren2020, seconds: 2.0}
+    training: {schedule: ren2020, iterations: 400, eval_every: 100}
+    models: [cnn4.small]
+    defenses: [standard]
+    seeds: [0]
+    attacks:
+      - {name: fgsm, domain: feature, norm: linf, eps: [0.01, 0.04, 0.1]}
+    noises:
+      - {name: white, snr: [20, 10, 0]}
+
+An axis item is a name or ``{name, params}``. Every component is resolved
+(plugins loaded) while the spec is read, so a bad name fails before any
+compute, with the file and field path in the message.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from serbench.attacks.base import ThreatModel
+from serbench.bench.cells import EvalCell, TrainCell
+from serbench.engine.schedules import Schedule, schedule
+from serbench.errors import SerbenchError, SpecError
+from serbench.features import FrontendConfig, frontend_config
+from serbench.registry import Resolved, resolve
+
+TOP_LEVEL = {
+    "name", "description", "dataset", "datasets", "frontend", "training", "models", "defenses", "seeds",
+    "attacks", "noises", "partitions",
+}
+PARTITIONS = ("valid", "test")
+
+
+@dataclass(frozen=True)
+class DatasetAxis:
+    resolved: Resolved
+    protocol: str | None
+    folds: tuple[int | str, ...] | None  # None = every fold
+
+
+@dataclass(frozen=True)
+class AttackAxis:
+    resolved: Resolved
+    domain: str
+    norm: str
+    eps: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class NoiseAxis:
+    resolved: Resolved
+    snr: tuple[float, ...]
+
+
+@dataclass
+class Spec:
+    name: str
+    path: str
+    datasets: list[DatasetAxis]
+    frontend: FrontendConfig
+    seconds: float
+    training: Schedule
+    models: list[Resolved]
+    defenses: list[Resolved]
+    seeds: list[int]
+    partitions: list[str]
+    attacks: list[AttackAxis] = field(default_factory=list)
+    noises: list[NoiseAxis] = field(default_factory=list)
+    description: str = ""
+
+    # -- expansion ----------------------------------------------------------------
+    def train_cells(self, fold_counts: dict[int, int] | None = None) -> list[TrainCell]:
+        """Every train cell; ``fold_counts`` gives the number of folds of datasets asking for all."""
+        cells = []
+        for d_index, d in enumerate(self.datasets):
+            folds = d.folds
+            if folds is None:
+                if fold_counts is None or d_index not in fold_counts:
+                    raise SerbenchError(f"{self.path}: datasets[{d_index}]: fold count unknown; load the corpus")
+                folds = tuple(range(fold_counts[d_index]))
+            for fold in folds:
+                for m in self.models:
+                    for df in self.defenses:
+                        for seed in self.seeds:
+                            cells.append(TrainCell({
+                                "dataset": {**d.resolved.identity(), "protocol": d.protocol, "fold": fold},
+                                "model": m.identity(),
+                                "defense": df.identity(),
+                                "frontend": {**self.frontend.as_dict(), "seconds": self.seconds},
+                                "training": self.training.as_dict(),
+                                "seed": seed,
+                            }))
+        return cells
+
+    def eval_cells(self, train: TrainCell) -> list[EvalCell]:
+        cells = []
+        for part in self.partitions:
+            cells.append(EvalCell(train, part, {"type": "clean"}))
+            for n in self.noises:
+                for snr in n.snr:
+                    cells.append(EvalCell(train, part, {"type": "noise", "noise": n.resolved.identity(),
+                                                        "snr_db": snr}))
+            for a in self.attacks:
+                for eps in a.eps:
+                    threat = ThreatModel(domain=a.domain, norm=a.norm, eps=eps).as_dict()
+                    params = {k: v for k, v in a.resolved.params.items() if k not in ("eps", "norm", "domain")}
+                    attack = {**a.resolved.identity(), "params": params}
+                    cells.append(EvalCell(train, part, {"type": "attack", "attack": attack, "threat": threat}))
+        return cells
+
+
+class _Reader:
+    """Validates a parsed YAML mapping, naming ``file: field.path`` in every error."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, where: str, msg: str) -> SpecError:
+        return SpecError(f"{self.path}: {where}: {msg}" if where else f"{self.path}: {msg}")
+
+    def mapping(self, value: Any, where: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"expected a mapping, got {type(value).__name__}")
+        return value
+
+    def listing(self, value: Any, where: str) -> list[Any]:
+        if isinstance(value, (str, dict)):
+            return [value]
+        if not isinstance(value, list) or not value:
+            raise self.fail(where, "expected a non-empty list")
+        return value
+
+    def number(self, value: Any, where: str, *, minimum: float | None = None) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(where, f"expected a number, got {value!r}")
+        if minimum is not None and value < minimum:
+            raise self.fail(where, f"must be >= {minimum}, got {value}")
+        return float(value)
+
+    def integer(self, value: Any, where: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(where, f"expected an integer, got {value!r}")
+        return value
+
+    def component(self, kind: str, item: Any, where: str, extra: set[str] = frozenset()) -> tuple[Resolved, dict]:
+        """``name`` or ``{name, params, ...}`` -> resolved component and the item's other keys."""
+        if isinstance(item, str):
+            item = {"name": item}
+        item = self.mapping(item, where)
+        if "name" not in item or not isinstance(item["name"], str):
+            raise self.fail(where, "missing component 'name'")
+        unknown = sorted(set(item) - {"name", "params"} - set(extra))
+        if unknown:
+            raise self.fail(f"{where}.{unknown[0]}", self._unknown_key(unknown[0], {"name", "params"} | set(extra)))
+        params = self.mapping(item.get("params", {}) or {}, f"{where}.params")
+        try:
+            return resolve(kind, item["name"], params), item
+        except SerbenchError as exc:
+            raise self.fail(where, str(exc)) from None
+
+    @staticmethod
+    def _unknown_key(key: str, allowed: set[str]) -> str:
+        close = difflib.get_close_matches(key, sorted(allowed), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown field {key!r}{hint} (allowed: {', '.join(sorted(allowed))})"
+
+
+def load_spec(path: str | Path) -> Spec:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read spec ({exc.strerror or exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "YAML"
+        raise SpecError(f"{path}: {where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    return parse_spec(data, str(path))
+
+
+def parse_spec(data: Any, path: str = "<spec>") -> Spec:
+    r = _Reader(path)
+    data = r.mapping(data, "")
+    unknown = sorted(set(data) - TOP_LEVEL)
+    if unknown:
+        raise r.fail(unknown[0], r._unknown_key(unknown[0], TOP_LEVEL))
+
+    if "dataset" in data and "datasets" in data:
+        raise r.fail("datasets", "give either 'dataset' or 'datasets', not both")
+    ds_key = "datasets" if "datasets" in data else "dataset"
+    if ds_key not in data:
+        raise r.fail("dataset", "missing: name the corpus, e.g. 'dataset: synthetic'")
+    datasets = []
+    for i, item in enumerate(r.listing(data[ds_key], ds_key)):
+        where = f"{ds_key}[{i}]" if ds_key == "datasets" else ds_key
+        res, raw = r.component("datasets", item, where, extra={"protocol", "folds"})
+        folds = raw.get("folds", "all")
+        if folds != "all":
+            folds = tuple(r.listing(folds, f"{where}.folds"))
+            for j, f in enumerate(folds):
+                if isinstance(f, bool) or not isinstance(f, (int, str)):
+                    raise r.fail(f"{where}.folds[{j}]", f"expected a fold index or name, got {f!r}")
+        protocol = raw.get("protocol")
+        if protocol is not None and not isinstance(protocol, str):
+            raise r.fail(f"{where}.protocol", f"expected a protocol name, got {protocol!r}")
+        datasets.append(DatasetAxis(res, protocol, None if folds == "all" else folds))
+
+    fe = dict(r.mapping(data.get("frontend", {}) or {}, "frontend"))
+    preset = fe.pop("preset", "ren2020")
+    seconds = r.number(fe.pop("seconds", 3.0), "frontend.seconds", minimum=0.1)
+    try:
+        frontend = frontend_config(preset, **fe)
+    except SerbenchError as exc:
+        raise r.fail("frontend", str(exc)) from None
+
+    tr = dict(r.mapping(data.get("training", {}) or {}, "training"))
+    sched_name = tr.pop("schedule", "ren2020")
+    for k, v in tr.items():
+        r.number(v, f"training.{k}", minimum=0)
+    try:
+        training = schedule(sched_name, **tr)
+    except SerbenchError as exc:
+        raise r.fail("training", str(exc)) from None
+
+    def axis(kind: str, default: list[str] | None) -> list[Resolved]:
+        if kind not in data:
+            if default is None:
+                raise r.fail(kind, f"missing: list at least one of `serbench list {kind}`")
+            items = default
+        else:
+            items = r.listing(data[kind], kind)
+        return [r.component(kind, it, f"{kind}[{i}]")[0] for i, it in enumerate(items)]
+
+    models = axis("models", None)
+    defenses = axis("defenses", ["standard"])
+    seeds = [r.integer(s, f"seeds[{i}]") for i, s in enumerate(r.listing(data.get("seeds", [0]), "seeds"))]
+    partitions = r.listing(data.get("partitions", ["test"]), "partitions")
+    for i, p in enumerate(partitions):
+        if p not in PARTITIONS:
+            raise r.fail(f"partitions[{i}]", f"unknown partition {p!r}; use {' or '.join(PARTITIONS)}")
+
+    attacks = []
+    for i, item in enumerate(r.listing(data["attacks"], "attacks") if "attacks" in data else []):
+        where = f"attacks[{i}]"
+        if isinstance(item, str):
+            raise r.fail(where, "an attack needs an eps list: {name: fgsm, eps: [0.01, 0.04]}")
+        item = dict(r.mapping(item, where))
+        eps_raw = item.pop("eps", None)
+        if eps_raw is None:
+            raise r.fail(f"{where}.eps", "missing: give the budgets, e.g. eps: [0.01, 0.04, 0.1]")
+        eps = tuple(r.number(e, f"{where}.eps[{j}]", minimum=0) if item.get("norm", "linf") != "snr"
+                    else r.number(e, f"{where}.eps[{j}]") for j, e in enumerate(r.listing(eps_raw, f"{where}.eps")))
+        domain, norm = item.pop("domain", "feature"), item.pop("norm", "linf")
+        try:
+            ThreatModel(domain=domain, norm=norm, eps=eps[0])
+        except SerbenchError as exc:
+            raise r.fail(where, str(exc)) from None
+        params = dict(r.mapping(item.get("params", {}) or {}, f"{where}.params"))
+        item["params"] = {**params, "domain": domain, "norm": norm, "eps": eps[0]}
+        res, _ = r.component("attacks", item, where)
+        try:  # the attack itself checks that it supports this norm and domain
+            res.create()
+        except SerbenchError as exc:
+            raise r.fail(where, str(exc)) from None
+        attacks.append(AttackAxis(res, domain, norm, eps))
+
+    noises = []
+    for i, item in enumerate(r.listing(data["noises"], "noises") if "noises" in data else []):
+        where = f"noises[{i}]"
+        if isinstance(item, str):
+            raise r.fail(where, "a noise needs an SNR list: {name: white, snr: [20, 10, 0]}")
+        item = dict(r.mapping(item, where))
+        snr_raw = item.pop("snr", None)
+        if snr_raw is None:
+            raise r.fail(f"{where}.snr", "missing: give the SNRs in dB, e.g. snr: [20, 10, 0]")
+        snr = tuple(r.number(s, f"{where}.snr[{j}]") for j, s in enumerate(r.listing(snr_raw, f"{where}.snr")))
+        res, _ = r.component("noises", item, where)
+        noises.append(NoiseAxis(res, snr))
+
+    name = data.get("name") or Path(path).stem
+    return Spec(
+        name=str(name), path=path, datasets=datasets, frontend=frontend, seconds=seconds, training=training,
+        models=models, defenses=defenses, seeds=seeds, partitions=list(partitions), attacks=attacks,
+        noises=noises, description=str(data.get("description", "")),
+    )

@@ -1,0 +1,87 @@
+"""The results store: one JSON record per cell, written atomically, checkpoints beside.
+
+Layout: ``<root>/records/<key>.json`` and ``<root>/checkpoints/<train_key>.pt``.
+Writes go to a temporary file in the same directory and are moved into place
+with ``os.replace``, so readers never see a half-written record and several
+workers (also on a shared filesystem) may write at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from serbench.bench.cells import SCHEMA_VERSION
+from serbench.errors import SerbenchError
+
+
+class Store:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.records_dir = self.root / "records"
+        self.checkpoints_dir = self.root / "checkpoints"
+
+    def _atomic_write(self, path: Path, write) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    # -- records ------------------------------------------------------------------
+    def record_path(self, key: str) -> Path:
+        return self.records_dir / f"{key}.json"
+
+    def write(self, record: dict[str, Any]) -> Path:
+        record = {"schema": SCHEMA_VERSION, **record}
+        data = json.dumps(record, indent=1, sort_keys=True, allow_nan=True).encode()
+        path = self.record_path(record["key"])
+        self._atomic_write(path, lambda fh: fh.write(data))
+        return path
+
+    def read(self, key: str) -> dict[str, Any] | None:
+        path = self.record_path(key)
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except json.JSONDecodeError as exc:
+            raise SerbenchError(f"{path}: corrupt record ({exc}); delete it and rerun") from None
+
+    def status(self, key: str) -> str | None:
+        rec = self.read(key)
+        return rec.get("status") if rec else None
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every record, in key order (deterministic)."""
+        if not self.records_dir.is_dir():
+            return
+        for path in sorted(self.records_dir.glob("*.json")):
+            try:
+                yield json.loads(path.read_text())
+            except json.JSONDecodeError as exc:
+                raise SerbenchError(f"{path}: corrupt record ({exc}); delete it and rerun") from None
+
+    # -- checkpoints --------------------------------------------------------------
+    def checkpoint_path(self, train_key: str) -> Path:
+        return self.checkpoints_dir / f"{train_key}.pt"
+
+    def save_checkpoint(self, train_key: str, payload: dict[str, Any]) -> None:
+        self._atomic_write(self.checkpoint_path(train_key), lambda fh: torch.save(payload, fh))
+
+    def load_checkpoint(self, train_key: str) -> dict[str, Any] | None:
+        path = self.checkpoint_path(train_key)
+        if not path.exists():
+            return None
+        return torch.load(path, map_location="cpu", weights_only=True)

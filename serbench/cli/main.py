@@ -1,0 +1,173 @@
+"""The ``serbench`` command line (Typer + rich).
+
+Errors a user can cause print one line and exit 1; usage errors exit 2;
+``SERBENCH_DEBUG=1`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Optional
+
+import typer
+
+try:  # typer >= 0.2x vendors its own click; older typer uses the click package
+    from typer._click import exceptions as _click_exc
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as _click_exc
+from rich.console import Console
+from rich.table import Table
+
+import serbench
+from serbench.errors import SerbenchError
+from serbench.registry import KINDS, registry
+
+app = typer.Typer(
+    name="serbench",
+    help="How robust are speech emotion recognition models, really? Train once, attack every way, rank.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+RESULTS_OPT = typer.Option("results", "--results", "-r", help="Results directory (the store).")
+
+def _check_kind(kind: str) -> str:
+    registry(kind)  # raises with a did-you-mean
+    return kind
+
+
+@app.command("list")
+def list_cmd(
+    kind: Optional[str] = typer.Argument(None, help=f"One of: {', '.join(KINDS)}. Omit for all."),
+    pattern: str = typer.Option("*", "--filter", "-f", help="Shell-style wildcard, e.g. 'cnn*'."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """List components without importing any plugin.
+
+    Example: serbench list models --filter 'cnn*'
+    """
+    kinds = [_check_kind(kind)] if kind else list(KINDS)
+    rows: list[dict[str, Any]] = []
+    for k in kinds:
+        reg = registry(k)
+        for name in reg.names(pattern, variants=True):
+            origin = reg.plugin_origin(name)
+            if origin is None:
+                base = name.rsplit(".", 1)[0] if name not in reg.names() else name
+                inf = reg.info(base)  # built-ins are already imported: no plugin is loaded here
+                rows.append({"kind": k, "name": name, "source": "serbench", "version": inf.version,
+                             "summary": inf.summary if base == name else
+                             f"variant of {base} ({inf.variants[name.rsplit('.', 1)[1]]}); not the paper's model",
+                             "loaded": True})
+            else:
+                rows.append({"kind": k, "name": name, "source": origin, "version": None,
+                             "summary": "(plugin; `serbench info` loads it)", "loaded": False})
+    if as_json:
+        print(json.dumps(rows, indent=1))
+        return
+    table = Table(show_lines=False)
+    for col in ("kind", "name", "source", "summary"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["kind"], r["name"], r["source"], r["summary"])
+    console.print(table)
+
+
+@app.command()
+def info(
+    kind: str = typer.Argument(..., help=f"One of: {', '.join(KINDS)}."),
+    name: str = typer.Argument(..., help="Component name, e.g. cnn4 or art.pgd."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show a component's metadata (loads it if it is a plugin).
+
+    Example: serbench info attacks fgsm
+    """
+    inf = registry(_check_kind(kind)).info(name)
+    data = inf.as_dict()
+    if as_json:
+        print(json.dumps(data, indent=1, default=str))
+        return
+    for key, value in data.items():
+        console.print(f"[bold]{key}[/bold]: {value}")
+
+
+@app.command()
+def doctor(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Versions, device, and every plugin with its status (loads all plugins).
+
+    Example: serbench doctor
+    """
+    import platform
+
+    import torch
+
+    report: dict[str, Any] = {
+        "serbench": serbench.__version__, "python": platform.python_version(), "torch": torch.__version__,
+        "cuda_available": torch.cuda.is_available(),
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        "components": [], "broken": [],
+    }
+    try:
+        import torchaudio
+
+        report["torchaudio"] = torchaudio.__version__
+    except Exception as exc:  # reported, not fatal: doctor exists to show such problems
+        report["torchaudio"] = f"broken: {exc}"
+    for kind in KINDS:
+        ok, broken = registry(kind).check_all()
+        report["components"] += [{"kind": kind, "name": i.name, "source": i.source, "version": i.version}
+                                 for i in ok]
+        report["broken"] += [b.__dict__ for b in broken]
+    if as_json:
+        print(json.dumps(report, indent=1))
+    else:
+        for key in ("serbench", "python", "torch", "torchaudio", "cuda_available", "device"):
+            console.print(f"[bold]{key}[/bold]: {report[key]}")
+        table = Table(title="components")
+        for col in ("kind", "name", "source", "version", "status"):
+            table.add_column(col)
+        for c in report["components"]:
+            table.add_row(c["kind"], c["name"], c["source"], c["version"], "[green]ok[/green]")
+        for b in report["broken"]:
+            table.add_row(b["kind"], b["name"], b["package"], "", f"[red]broken: {b['error']}[/red]")
+        console.print(table)
+    if report["broken"]:
+        raise typer.Exit(1)
+
+
+def _register_subcommands() -> None:
+    """Commands that live in their own modules (one area each) attach themselves to ``app``."""
+    from serbench.cli import bench, board  # noqa: F401
+
+
+_register_subcommands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one-line errors, exit 1 for user errors and 2 for usage errors."""
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except SerbenchError as exc:
+        if os.environ.get("SERBENCH_DEBUG"):
+            raise
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except _click_exc.UsageError as exc:
+        exc.show()
+        sys.exit(2)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except _click_exc.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Training and evaluation: fold data, schedules, the trainer, evaluators, metrics."""

@@ -1,0 +1,54 @@
+"""SER metrics: UAR (primary), WA, macro-F1, confusion matrix, attack success rate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """Rows are true classes, columns predictions."""
+    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(cm, (np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)), 1)
+    return cm
+
+
+def uar(cm: np.ndarray) -> float:
+    """Unweighted average recall over classes present in the reference (= sklearn balanced accuracy)."""
+    support = cm.sum(axis=1)
+    present = support > 0
+    recalls = np.diag(cm)[present] / support[present]
+    return float(recalls.mean()) if recalls.size else float("nan")
+
+
+def wa(cm: np.ndarray) -> float:
+    """Weighted accuracy: plain accuracy."""
+    total = cm.sum()
+    return float(np.trace(cm) / total) if total else float("nan")
+
+
+def macro_f1(cm: np.ndarray) -> float:
+    """Mean F1 over classes present in the reference or the predictions."""
+    tp = np.diag(cm).astype(float)
+    pred, true = cm.sum(axis=0), cm.sum(axis=1)
+    present = (pred + true) > 0
+    denom = pred + true
+    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+    return float(f1[present].mean()) if present.any() else float("nan")
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[str, ...]) -> dict[str, Any]:
+    cm = confusion(y_true, y_pred, len(labels))
+    return {
+        "uar": uar(cm), "wa": wa(cm), "macro_f1": macro_f1(cm),
+        "confusion": cm.tolist(), "labels": list(labels), "n": int(cm.sum()),
+    }
+
+
+def success_rate(y_true: np.ndarray, clean_pred: np.ndarray, adv_pred: np.ndarray) -> float:
+    """Fraction of the clean-correct utterances whose prediction the attack flips."""
+    correct = clean_pred == y_true
+    if not correct.any():
+        return float("nan")
+    return float((adv_pred[correct] != y_true[correct]).mean())

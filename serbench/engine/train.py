@@ -1,0 +1,114 @@
+"""The trainer: mini-batches by iteration, the defense's loss, the schedule, selection on validation."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from serbench.defenses.base import Defense, TrainBatch
+from serbench.engine.evaluate import predict
+from serbench.engine.metrics import confusion, uar
+from serbench.engine.schedules import Schedule
+
+ProgressFn = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass
+class TrainResult:
+    state_dict: dict[str, torch.Tensor]
+    best_iteration: int
+    best_valid_uar: float
+    iterations: int
+    seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "best_iteration": self.best_iteration, "best_valid_uar": self.best_valid_uar,
+            "iterations": self.iterations, "seconds": self.seconds,
+            "seconds_per_iteration": self.seconds / max(1, self.iterations),
+        }
+
+
+def total_iterations(sched: Schedule, n_train: int) -> int:
+    if sched.iterations > 0:
+        return sched.iterations
+    return sched.max_epochs * math.ceil(n_train / sched.batch_size)
+
+
+def _autocast(device: torch.device):
+    return torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def train(
+    model: nn.Module,
+    defense: Defense,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_valid: torch.Tensor,
+    y_valid: torch.Tensor,
+    sched: Schedule,
+    seed: int,
+    num_classes: int,
+    progress: ProgressFn | None = None,
+) -> TrainResult:
+    """Train ``model`` in place on device tensors; return the best-on-validation weights."""
+    device = x_train.device
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=sched.lr, weight_decay=sched.weight_decay)
+    n = len(x_train)
+    steps_per_epoch = math.ceil(n / sched.batch_size)
+    total = total_iterations(sched, n)
+    eval_every = sched.eval_every or steps_per_epoch
+    best = (-1.0, 0, copy.deepcopy(model.state_dict()))
+    since_best, since_decay, history = 0, 0, []
+    start = time.perf_counter()
+    order = torch.randperm(n, generator=gen)
+    pos, it, losses = 0, 0, []
+    while it < total:
+        if pos >= n:
+            order, pos = torch.randperm(n, generator=gen), 0
+        idx = order[pos : pos + sched.batch_size].to(device)
+        pos += sched.batch_size
+        model.train()
+        with _autocast(device):
+            loss = defense.loss(TrainBatch(model, x_train[idx], y_train[idx], it, gen))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+        it += 1
+        if sched.lr_decay != 1.0 and sched.lr_step and it % sched.lr_step == 0:
+            for g in opt.param_groups:
+                g["lr"] *= sched.lr_decay
+        if it % eval_every == 0 or it == total:
+            preds = predict(model, x_valid).argmax(1).cpu().numpy()
+            valid_uar = uar(confusion(y_valid.cpu().numpy(), preds, num_classes))
+            history.append({"iteration": it, "loss": float(np.mean(losses)), "valid_uar": valid_uar})
+            losses = []
+            if valid_uar > best[0]:
+                best = (valid_uar, it, copy.deepcopy(model.state_dict()))
+                since_best = since_decay = 0
+            else:
+                since_best += 1
+                since_decay += 1
+                if sched.plateau_patience and since_decay >= sched.plateau_patience:
+                    for g in opt.param_groups:
+                        g["lr"] *= sched.plateau_factor
+                    since_decay = 0
+            if progress:
+                progress(it, total, history[-1])
+            if sched.stop_patience and since_best >= sched.stop_patience:
+                break
+        elif progress and it % 10 == 0:
+            progress(it, total, {})
+    model.load_state_dict(best[2])
+    model.eval()
+    return TrainResult(best[2], best[1], best[0], it, time.perf_counter() - start, history)
