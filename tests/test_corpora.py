@@ -49,6 +49,15 @@ def test_iemocap_layouts(tmp_path, nested):
     assert not corpus.problems  # sidecars and Categorical/ are skipped silently
 
 
+def test_fingerprint_survives_moving_the_copy(tmp_path):
+    make_iemocap(tmp_path / "a", sessions=3)
+    first = iemocap(root=str(tmp_path / "a"))
+    (tmp_path / "a").rename(tmp_path / "b")
+    moved = iemocap(root=str(tmp_path / "b"))
+    assert moved.fingerprint() == first.fingerprint()
+    assert iemocap(root=str(tmp_path / "b"), sample_rate=8000).fingerprint() != first.fingerprint()
+
+
 def test_iemocap_protocols(tmp_path):
     make_iemocap(tmp_path)
     corpus = iemocap(root=str(tmp_path))

@@ -8,6 +8,8 @@ decoding audio (fast even for IEMOCAP), skips macOS ``._*`` sidecars and
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from collections.abc import Iterable
@@ -116,3 +118,14 @@ class LocalCorpus(Corpus):
         self.root = root
         self.env_var = env_var(name)
         self.problems: list[Problem] = list(problems or [])
+
+    def fingerprint(self) -> str:
+        """Like :meth:`Corpus.fingerprint`, with paths relative to :attr:`root`.
+
+        The same copy mounted elsewhere (another machine, a Ray worker) keeps its
+        fingerprint, so caches keyed by it stay valid.
+        """
+        rows = [[u.id, u.label, u.speaker, u.session, Path(u.path).relative_to(self.root).as_posix()
+                 if u.path else ""] for u in self.utterances]
+        blob = json.dumps([self.name, self.sample_rate, list(self.labels), rows], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
