@@ -162,6 +162,26 @@ def _accepts_kwargs(factory: Callable[..., Any]) -> bool:
     return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(target).parameters.values())
 
 
+def _check_type(owner: str, key: str, default: Any, value: Any) -> None:
+    """Catch the common spec mistake (``sessions: three``) before the component sees it."""
+    if default is None or value is None:
+        return
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    else:
+        return
+    if not ok:
+        raise SerbenchError(
+            f"{owner} parameter {key!r} expects {type(default).__name__} (default {default!r}), got {value!r}"
+        )
+
+
 def _summary_of(obj: Any) -> str:
     doc = inspect.getdoc(obj) or ""
     return doc.strip().splitlines()[0] if doc.strip() else ""
@@ -363,6 +383,8 @@ class Registry:
                 f"{self.kind[:-1]} {name!r} has no parameter {unknown[0]!r}; "
                 f"its parameters: {', '.join(sorted(allowed)) or 'none'}"
             )
+        for key, value in params.items():
+            _check_type(f"{self.kind[:-1]} {name!r}", key, info.defaults.get(key), value)
         resolved = {**info.defaults, **variant_params, **params}
         return Resolved(info=info, params=resolved, requested=name)
 

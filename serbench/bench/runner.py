@@ -126,7 +126,14 @@ class LocalRunner:
         axis = self.spec.datasets[index]
         key = repr(axis.resolved.identity())
         if key not in self._corpora:
-            corpus = axis.resolved.create()
+            try:
+                corpus = axis.resolved.create()
+            except SerbenchError:
+                raise
+            except Exception as exc:
+                raise SerbenchError(
+                    f"dataset {axis.resolved.requested!r} failed to load: {type(exc).__name__}: {exc}"
+                ) from exc
             if not isinstance(corpus, Corpus):
                 raise SerbenchError(f"dataset {axis.resolved.requested!r} did not return a serbench.Corpus")
             self._corpora[key] = corpus

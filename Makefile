@@ -1,0 +1,32 @@
+# Set-up and the two jobs of the README. Everything installs into .venv from the package registries.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.serbench-installed
+PLUGIN_PYPROJECTS := $(wildcard plugins/*/pyproject.toml)
+
+.PHONY: quickstart test setup clean
+
+quickstart: $(STAMP)
+	$(VENV)/bin/serbench run benchmarks/quickstart.yaml --results results/quickstart
+	$(VENV)/bin/serbench leaderboard --results results/quickstart
+
+# pytest's exit code 5 (no test collected) is a failure, not a pass.
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml $(PLUGIN_PYPROJECTS) Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --disable-pip-version-check -e ".[dev,ray,plots]"
+	# torchattacks 3.5.1 pins requests~=2.25.1, which would downgrade requests for everything else
+	# (Ray included): install it without its dependencies; it needs nothing serbench does not have.
+	$(PIP) install -q --disable-pip-version-check --no-deps torchattacks==3.5.1
+	$(PIP) install -q --disable-pip-version-check --no-deps $(addprefix -e ,$(dir $(PLUGIN_PYPROJECTS)))
+	$(PIP) install -q --disable-pip-version-check adversarial-robustness-toolbox espeakng-loader audiomentations selenium
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) results
