@@ -120,3 +120,23 @@ def test_model_mode_restored() -> None:
     model.eval()
     serbench.get("attacks", "torchattacks.bim", eps=0.05, steps=2).generate(model, x, y)
     assert not model.training and all(p.grad is None for p in model.parameters())
+
+
+def test_missing_torchattacks_is_reported_with_the_install_line() -> None:
+    """Without torchattacks the plugin is a reported broken plugin naming the --no-deps install, not a crash."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['torchattacks'] = None\n"
+        "import serbench\n"
+        "assert 'torchattacks.pgd' in serbench.list_components('attacks')\n"
+        "assert 'pgd' in serbench.list_components('attacks')\n"
+        "try:\n"
+        "    serbench.info('attacks', 'torchattacks.pgd')\n"
+        "except serbench.PluginLoadError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "pip install --no-deps torchattacks==3.5.1" in out.stdout and "serbench-torchattacks" in out.stdout
