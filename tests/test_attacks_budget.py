@@ -108,3 +108,19 @@ def test_unbounded_art_attack_is_rejected_unless_projected() -> None:
         check_budget("art.evasion", raw.threat, x, raw.generate(model, x, y))
     bounded = serbench.get("attacks", "art.evasion", eps=0.01, cls="DeepFool", max_iter=5, project=True)
     check_budget("art.evasion", bounded.threat, x, bounded.generate(model, x, y))
+
+
+def test_snap_fixes_rounding_only() -> None:
+    """Attack.snap (used by the library adapters) pulls back float-rounding overshoot, never a real violation."""
+    _, x, _ = _setup("waveform")
+    attack = serbench.get("attacks", "pgd", eps=0.5, norm="l2", domain="waveform")
+    d = torch.randn_like(x)
+    d = d / d.flatten(1).norm(dim=1, keepdim=True)
+    r = 0.5
+    x_adv = x + d * torch.tensor([r * (1 + 2e-6)] + [r * 1.5] + [r * 0.9] * (len(x) - 2))[:, None]
+    snapped = attack.snap(x, x_adv)
+    l2 = (snapped - x).double().flatten(1).norm(dim=1)
+    assert l2[0] <= r and l2[0] > r * (1 - 1e-5)  # rounding overshoot: pulled onto the sphere
+    assert torch.equal(snapped[1:], x_adv[1:])  # a real violation and a valid example: untouched
+    with pytest.raises(serbench.BudgetViolation):
+        check_budget("snapped", attack.threat, x, snapped)

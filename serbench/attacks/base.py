@@ -62,11 +62,10 @@ class Attack:
 
     def __init__(self, eps: float = 0.0, norm: str = "linf", domain: str = "feature") -> None:
         self.threat = ThreatModel(domain=domain, norm=norm, eps=float(eps))
-        name = type(self).__name__
         if norm not in self.norms:
-            raise SerbenchError(f"attack {name} supports norms {', '.join(self.norms)}, not {norm!r}")
+            raise SerbenchError(f"attack {self.name!r} supports norms {', '.join(self.norms)}, not {norm!r}")
         if domain not in self.domains:
-            raise SerbenchError(f"attack {name} supports domains {', '.join(self.domains)}, not {domain!r}")
+            raise SerbenchError(f"attack {self.name!r} supports domains {', '.join(self.domains)}, not {domain!r}")
 
     @property
     def eps(self) -> float:
@@ -111,9 +110,9 @@ class Attack:
         size = delta.abs().amax(dim=1) if self.threat.norm == "linf" else delta.norm(dim=1)
         slack = rtol * torch.clamp(r, min=1.0 if self.threat.norm != "snr" else 0.0) + 1e-12
         flat = x_adv.flatten(1)
-        outside = (flat.amin(dim=1) < low) | (flat.amax(dim=1) > high)
-        near = ((size > r) & (size <= r + slack)) | (outside & (flat.amin(dim=1) >= low - rtol)
-                                                     & (flat.amax(dim=1) <= high + rtol))
+        lo, hi = flat.amin(dim=1), flat.amax(dim=1)
+        needs = (size > r) | (lo < low) | (hi > high)
+        near = needs & (size <= r + slack) & (lo >= low - rtol) & (hi <= high + rtol)
         if not bool(near.any()):
             return x_adv
         fixed = self.project(x, x_adv)
@@ -124,7 +123,7 @@ class Attack:
         low, high = self.threat.bounds
         if x.numel() == 0:
             return
-        lo, hi = float(x.min()), float(x.max())
+        lo, hi = (float(v) for v in torch.aminmax(x.detach()))
         if not (math.isfinite(lo) and math.isfinite(hi)) or lo < low - 1e-6 or hi > high + 1e-6:
             raise SerbenchError(
                 f"attack {self.name!r}: clean {self.threat.domain} input spans [{lo:.6g}, {hi:.6g}], outside "
