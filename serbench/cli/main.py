@@ -142,7 +142,7 @@ def doctor(as_json: bool = typer.Option(False, "--json")) -> None:
 
 def _register_subcommands() -> None:
     """Commands that live in their own modules (one area each) attach themselves to ``app``."""
-    from serbench.cli import bench, board  # noqa: F401
+    from serbench.cli import bench, board, data  # noqa: F401
 
 
 _register_subcommands()
