@@ -123,8 +123,8 @@ class EspeakCorpus(serbench.Corpus):
                             ))
         super().__init__(
             name="espeak", utterances=utterances, labels=LABELS, sample_rate=sample_rate,
-            protocols={"leave-one-session-out": leave_one_session_out,
-                       "leave-one-speaker-out": leave_one_speaker_out},
+            protocols={"leave-one-session-out": serbench.leave_one_session_out,
+                       "leave-one-speaker-out": serbench.leave_one_speaker_out},
             default_protocol="leave-one-session-out",
         )
         self._audio: dict[str, np.ndarray] | None = None
@@ -182,43 +182,6 @@ class EspeakCorpus(serbench.Corpus):
 
     def load_audio(self, utt: serbench.Utterance) -> np.ndarray:
         return self._ensure_audio()[utt.id]
-
-
-# Protocols, written against the public Fold so the plugin needs nothing private.
-
-
-def _split(corpus: serbench.Corpus, attr: str, valid: set[str], test: set[str]
-           ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    parts: tuple[list[str], list[str], list[str]] = ([], [], [])
-    for u in corpus.utterances:
-        key = getattr(u, attr)
-        parts[2 if key in test else 1 if key in valid else 0].append(u.id)
-    return tuple(parts[0]), tuple(parts[1]), tuple(parts[2])
-
-
-def leave_one_session_out(corpus: serbench.Corpus) -> list[serbench.Fold]:
-    """Test one session (accent), validate on the next one (cyclically), train on the rest."""
-    sessions = corpus.sessions
-    if len(sessions) < 3:
-        raise serbench.SerbenchError("espeak: leave-one-session-out needs sessions >= 3")
-    folds = []
-    for k, test in enumerate(sessions):
-        train, valid, test_ids = _split(corpus, "session", {sessions[(k + 1) % len(sessions)]}, {test})
-        folds.append(serbench.Fold(name=f"session-{test}", train=train, valid=valid, test=test_ids))
-    return folds
-
-
-def leave_one_speaker_out(corpus: serbench.Corpus) -> list[serbench.Fold]:
-    """Latif et al.: test one speaker, validate on its session mate, train on the other sessions."""
-    folds = []
-    for speaker in corpus.speakers:
-        session = next(u.session for u in corpus.utterances if u.speaker == speaker)
-        mates = {u.speaker for u in corpus.utterances if u.session == session} - {speaker}
-        train = tuple(u.id for u in corpus.utterances if u.session != session)
-        valid = tuple(u.id for u in corpus.utterances if u.speaker in mates)
-        test = tuple(u.id for u in corpus.utterances if u.speaker == speaker)
-        folds.append(serbench.Fold(name=f"speaker-{speaker}", train=train, valid=valid, test=test))
-    return folds
 
 
 @serbench.component(
