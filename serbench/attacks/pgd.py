@@ -79,7 +79,7 @@ class PGD(Attack):
     def generate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         x = x.detach()
-        if self.zero_budget:
+        if self.zero_budget or len(x) == 0:
             return x.clone()
         norm, bounds = self.threat.norm, self.threat.bounds
         y = y.to(x.device)
@@ -89,10 +89,14 @@ class PGD(Attack):
             x_adv = self.project(x, random_start(norm, x, r, self._generator(x.device)))
         else:
             x_adv = x.clone()
+        r_step: torch.Tensor | float = r
+        a_step: torch.Tensor | float = alpha
+        if norm == "linf":  # one radius and one step size for the whole batch: scalar fast path
+            r_step, a_step = self.eps, float(alpha[0])
         for _ in range(self.steps):
             x_adv.requires_grad_(True)
             with torch.enable_grad():
                 loss = nn.functional.cross_entropy(model(x_adv), y, reduction="sum")
                 (grad,) = torch.autograd.grad(loss, x_adv)
-            x_adv = project(norm, x, x_adv.detach() + step(norm, grad, alpha), r, bounds)
+            x_adv = project(norm, x, x_adv.detach() + step(norm, grad, a_step), r_step, bounds)
         return x_adv

@@ -38,13 +38,18 @@ def _per_example(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return v.to(like.dtype).view(-1, *([1] * (like.dim() - 1)))
 
 
-def step(norm: str, grad: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    """The ascent step of size ``alpha`` (per example): sign(g) for Linf, g / ||g||_2 for L2 and SNR.
+def step(norm: str, grad: torch.Tensor, alpha: torch.Tensor | float) -> torch.Tensor:
+    """The ascent step of size ``alpha`` (per example, or one float for all): sign(g) for Linf, g / ||g||_2 else.
 
     Examples whose gradient is all zero do not move (no direction to take).
+    May overwrite ``grad``.
     """
     if norm == "linf":
+        if isinstance(alpha, float):  # fast path: two in-place passes, as cheap as torchattacks' step
+            return grad.sign_().mul_(alpha)
         return _per_example(alpha, grad) * grad.sign()
+    if isinstance(alpha, float):
+        alpha = torch.full((grad.shape[0],), alpha, dtype=torch.float64, device=grad.device)
     g_norm = flat_norm(grad)
     scale = torch.where(g_norm > 0, alpha / g_norm.clamp_min(1e-300), torch.zeros_like(g_norm))
     return _per_example(scale, grad) * grad
@@ -64,7 +69,7 @@ def random_start(norm: str, x: torch.Tensor, r: torch.Tensor, generator: torch.G
     return x + d * _per_example(length / flat_norm(d).clamp_min(1e-300), x)
 
 
-def project(norm: str, x: torch.Tensor, x_adv: torch.Tensor, r: torch.Tensor,
+def project(norm: str, x: torch.Tensor, x_adv: torch.Tensor, r: torch.Tensor | float,
             bounds: tuple[float, float]) -> torch.Tensor:
     """Nearest point of the budget ball around ``x`` (Linf: exact; L2: radial), then clipped to ``bounds``.
 
@@ -75,9 +80,13 @@ def project(norm: str, x: torch.Tensor, x_adv: torch.Tensor, r: torch.Tensor,
     low, high = bounds
     delta = x_adv.detach() - x
     if norm == "linf":
+        if isinstance(r, float):  # one radius for the batch: in-place scalar clamps
+            return (x + delta.clamp_(-r, r)).clamp_(low, high)
         rr = _per_example(r, x)
         delta = torch.maximum(torch.minimum(delta, rr), -rr)
         return (x + delta).clamp(low, high)
+    if isinstance(r, float):
+        r = torch.full((x.shape[0],), r, dtype=torch.float64, device=x.device)
     out = (x + delta * _per_example(_l2_factor(flat_norm(delta), r), x)).clamp(low, high)
     for _ in range(4):  # float32 rounding of x + delta: re-measure and shrink the few that overshoot
         actual = flat_norm(out - x)
