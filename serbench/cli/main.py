@@ -18,6 +18,7 @@ try:  # typer >= 0.2x vendors its own click; older typer uses the click package
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as _click_exc
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import serbench
@@ -73,7 +74,7 @@ def list_cmd(
     for col in ("kind", "name", "source", "summary"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(r["kind"], r["name"], r["source"], r["summary"])
+        table.add_row(r["kind"], r["name"], r["source"], escape(r["summary"]))
     console.print(table)
 
 
@@ -93,7 +94,7 @@ def info(
         print(json.dumps(data, indent=1, default=str))
         return
     for key, value in data.items():
-        console.print(f"[bold]{key}[/bold]: {value}")
+        console.print(f"[bold]{key}[/bold]: {escape(str(value))}")
 
 
 @app.command()
@@ -134,7 +135,7 @@ def doctor(as_json: bool = typer.Option(False, "--json")) -> None:
         for c in report["components"]:
             table.add_row(c["kind"], c["name"], c["source"], c["version"], "[green]ok[/green]")
         for b in report["broken"]:
-            table.add_row(b["kind"], b["name"], b["package"], "", f"[red]broken: {b['error']}[/red]")
+            table.add_row(b["kind"], b["name"], b["package"], "", f"[red]broken: {escape(b['error'])}[/red]")
         console.print(table)
     if report["broken"]:
         raise typer.Exit(1)
