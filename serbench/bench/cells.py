@@ -57,4 +57,9 @@ class EvalCell:
         if c["type"] == "noise":
             return f"noise {c['noise']['name']} @ {c['snr_db']:g} dB/{self.partition}"
         t = c["threat"]
-        return f"attack {c['attack']['name']} {t['domain']} {t['norm']} eps={t['eps']:g}/{self.partition}"
+        budget = f"{t['domain']} {t['norm']} eps={t['eps']:g}/{self.partition}"
+        if c["type"] == "worst_case":
+            return f"worst case of {len(c['attacks'])} attacks {budget}"
+        if c["type"] == "transfer":
+            return f"transfer {c['attack']['name']} from {c['source']['model']['name']} {budget}"
+        return f"attack {c['attack']['name']} {budget}"

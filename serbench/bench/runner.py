@@ -25,6 +25,9 @@ from serbench.bench.spec import Spec
 from serbench.bench.store import Store
 from serbench.data.corpus import Corpus
 from serbench.engine import data as fold_data
+from serbench.attacks import masking
+from serbench.attacks.base import input_gradient
+from serbench.attacks.ensemble import robust_accuracy, robust_uar
 from serbench.engine.evaluate import evaluate_attack, evaluate_predictions, predict
 from serbench.engine.schedules import Schedule
 from serbench.engine.train import train
@@ -98,6 +101,23 @@ class _TrainedModel:
         self.pipeline = FeaturePipeline(frontend, scaler, model).to(device).eval()
         self._features: dict[str, torch.Tensor] = {}
         self._clean_logits: dict[str, torch.Tensor] = {}
+        self._checks: dict[tuple[str, str], list[str]] = {}
+
+    def attacked(self, part: str, domain: str) -> tuple[torch.nn.Module, torch.Tensor]:
+        """The model an attack in ``domain`` sees, and the inputs in that domain."""
+        if domain == "feature":
+            return self.model, self.features(part)
+        return self.pipeline, self.partitions[part].waves.to(self.device)
+
+    def masking_checks(self, part: str, domain: str) -> list[str]:
+        """AutoAttack-style sanity checks of the model itself, once per partition and domain."""
+        if (part, domain) not in self._checks:
+            model, x = self.attacked(part, domain)
+            x, y = x[:64], self.partitions[part].labels[:64].to(self.device)
+            found = [masking.zero_gradients(input_gradient(model, x, y)),
+                     masking.nondeterministic_forward(model, x)]
+            self._checks[(part, domain)] = [w for w in found if w]
+        return self._checks[(part, domain)]
 
     def features(self, part: str) -> torch.Tensor:
         if part not in self._features:
@@ -120,6 +140,7 @@ class LocalRunner:
         self.force, self.retry_failed = force, retry_failed
         self.progress = progress or (lambda event, payload: None)
         self._corpora: dict[str, Corpus] = {}
+        self._trained_models: dict[str, _TrainedModel] = {}
 
     # -- helpers ------------------------------------------------------------------
     def corpus(self, index: int) -> Corpus:
@@ -193,6 +214,8 @@ class LocalRunner:
                     self._write_failed(e, reason, env)
                     summary.failed.append((self._describe(e), reason))
                     self.progress("cell", {"label": self._describe(e), "status": "failed"})
+            self._cross_cell_warnings(evals)
+            self._trained_models.clear()  # keep memory flat across a long matrix
         summary.seconds = time.perf_counter() - start
         return summary
 
@@ -210,6 +233,11 @@ class LocalRunner:
         })
 
     def _trained(self, tc: TrainCell, env: dict[str, Any]) -> _TrainedModel:
+        if tc.key not in self._trained_models:
+            self._trained_models[tc.key] = self._train_or_load(tc, env)
+        return self._trained_models[tc.key]
+
+    def _train_or_load(self, tc: TrainCell, env: dict[str, Any]) -> _TrainedModel:
         spec = tc.spec
         corpus = self._corpus_for(tc)
         fold = corpus.fold(spec["dataset"]["protocol"], spec["dataset"]["fold"])
@@ -288,23 +316,78 @@ class LocalRunner:
             noisy = mix_at_snr(part.waves, noise_waves, cond["snr_db"])
             x = tm.scaler(fold_data.compute_features(tm.frontend, noisy, self.device))
             metrics = evaluate_predictions(y, predict(tm.model, x), labels)
-        elif cond["type"] == "attack":
+        elif cond["type"] in ("attack", "transfer"):
             threat = cond["threat"]
             attack = registry("attacks").create(cond["attack"]["name"], **cond["attack"]["params"], **threat)
-            if threat["domain"] == "feature":
-                model, x = tm.model, tm.features(e.partition)
+            model, x = tm.attacked(e.partition, threat["domain"])
+            target = None
+            if cond["type"] == "transfer":
+                source_cell = TrainCell({**e.train.spec, **cond["source"]})
+                source = self._trained(source_cell, env)
+                if threat["domain"] == "feature" and source.scaler.state() != tm.scaler.state():
+                    raise SerbenchError(
+                        "feature-domain transfer needs source and target behind the same feature scaler; "
+                        "use domain: waveform for this pair"
+                    )
+                model, target = source.attacked(e.partition, threat["domain"])[0], model
             else:
-                model, x = tm.pipeline, part.waves.to(self.device)
+                warnings += tm.masking_checks(e.partition, threat["domain"])
             metrics, _ = evaluate_attack(cond["attack"]["name"], attack, model, x, y,
-                                         tm.clean_logits(e.partition), labels)
+                                         tm.clean_logits(e.partition), labels, target=target)
+        elif cond["type"] == "worst_case":
+            correct = {}
+            for a in cond["attacks"]:
+                key = EvalCell(e.train, e.partition, {"type": "attack", "attack": a, "threat": cond["threat"]}).key
+                rec = self.store.read(key)
+                if not rec or rec["status"] != "ok" or "predictions" not in rec["metrics"]:
+                    raise SerbenchError(f"worst case: attack {a['name']!r} at {cond['threat']} has no usable record")
+                correct[a["name"]] = np.asarray(rec["metrics"]["predictions"]) == part.labels.numpy()
+            metrics = {"uar": robust_uar(part.labels.numpy(), correct), "wa": robust_accuracy(correct),
+                       "n": len(part), "attacks": sorted(correct)}
         else:  # pragma: no cover - the spec reader only produces the types above
             raise SerbenchError(f"unknown condition type {cond['type']!r}")
+        metrics["ids"] = list(part.ids)
         return {
             "key": e.key, "kind": "eval", "train_key": e.train.key, "status": "ok", "error": None,
             "spec_name": self.spec.name, "train": e.train.spec, "partition": e.partition, "condition": cond,
             "metrics": metrics, "timings": {"eval_s": time.perf_counter() - start}, "warnings": warnings,
             "env": env, "created": _now(),
         }
+
+
+    def _cross_cell_warnings(self, evals: list[EvalCell]) -> None:
+        """Flags that compare cells: success not rising with eps, iterative attacks weaker than FGSM."""
+        recs = [r for r in (self.store.read(e.key) for e in evals if e.condition["type"] == "attack")
+                if r and r["status"] == "ok"]
+        added: dict[str, list[str]] = {}
+        series: dict[tuple, list[dict]] = {}
+        for r in recs:
+            c = r["condition"]
+            t = c["threat"]
+            series.setdefault((r["partition"], repr(c["attack"]), t["domain"], t["norm"]), []).append(r)
+        for group in series.values():
+            group.sort(key=lambda r: r["condition"]["threat"]["eps"])
+            name = group[0]["condition"]["attack"]["name"]
+            w = masking.success_not_rising([r["condition"]["threat"]["eps"] for r in group],
+                                           [r["metrics"]["success_rate"] for r in group], attack=name)
+            if w and len(group) > 1:
+                for r in group:
+                    added.setdefault(r["key"], []).append(w)
+        fgsm = {(r["partition"], r["condition"]["threat"]["domain"], r["condition"]["threat"]["norm"],
+                 r["condition"]["threat"]["eps"]): r for r in recs if r["condition"]["attack"]["name"] == "fgsm"}
+        for r in recs:
+            t = r["condition"]["threat"]
+            ref = fgsm.get((r["partition"], t["domain"], t["norm"], t["eps"]))
+            if ref is None or r is ref:
+                continue
+            w = masking.iterative_weaker_than_single_step(r["metrics"]["wa"], ref["metrics"]["wa"], t["eps"],
+                                                          iterative=r["condition"]["attack"]["name"])
+            if w:
+                added.setdefault(r["key"], []).append(w)
+        for r in recs:
+            new = [w for w in added.get(r["key"], []) if w not in r["warnings"]]
+            if new:
+                self.store.write({**r, "warnings": r["warnings"] + new})
 
 
 def _reason(exc: BaseException) -> str:

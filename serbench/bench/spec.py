@@ -37,7 +37,7 @@ from serbench.registry import Resolved, resolve
 
 TOP_LEVEL = {
     "name", "description", "dataset", "datasets", "frontend", "training", "models", "defenses", "seeds",
-    "attacks", "noises", "partitions",
+    "attacks", "noises", "partitions", "worst_case", "transfer",
 }
 PARTITIONS = ("valid", "test")
 
@@ -63,6 +63,15 @@ class NoiseAxis:
     snr: tuple[float, ...]
 
 
+@dataclass(frozen=True)
+class TransferAxis:
+    """Craft ``attack`` on the (source model, source defense) trained on the same data, fold and seed."""
+
+    source_model: Resolved
+    source_defense: Resolved
+    attack: AttackAxis
+
+
 @dataclass
 class Spec:
     name: str
@@ -78,6 +87,8 @@ class Spec:
     attacks: list[AttackAxis] = field(default_factory=list)
     noises: list[NoiseAxis] = field(default_factory=list)
     description: str = ""
+    worst_case: bool = False
+    transfer: list[TransferAxis] = field(default_factory=list)
 
     # -- expansion ----------------------------------------------------------------
     def train_cells(self, fold_counts: dict[int, int] | None = None) -> list[TrainCell]:
@@ -111,13 +122,32 @@ class Spec:
                 for snr in n.snr:
                     cells.append(EvalCell(train, part, {"type": "noise", "noise": n.resolved.identity(),
                                                         "snr_db": snr}))
+            by_threat: dict[str, tuple[dict, list[dict]]] = {}
             for a in self.attacks:
                 for eps in a.eps:
                     threat = ThreatModel(domain=a.domain, norm=a.norm, eps=eps).as_dict()
-                    params = {k: v for k, v in a.resolved.params.items() if k not in ("eps", "norm", "domain")}
-                    attack = {**a.resolved.identity(), "params": params}
+                    attack = _attack_identity(a)
                     cells.append(EvalCell(train, part, {"type": "attack", "attack": attack, "threat": threat}))
+                    by_threat.setdefault(repr(sorted(threat.items())), (threat, []))[1].append(attack)
+            if self.worst_case:  # after its attacks: it is computed from their records
+                for threat, attacks in by_threat.values():
+                    if len(attacks) > 1:
+                        cells.append(EvalCell(train, part, {"type": "worst_case", "threat": threat,
+                                                            "attacks": attacks}))
+            for t in self.transfer:
+                source = {"model": t.source_model.identity(), "defense": t.source_defense.identity()}
+                if source == {"model": train.spec["model"], "defense": train.spec["defense"]}:
+                    continue  # crafting on oneself is the white-box attack, already covered
+                for eps in t.attack.eps:
+                    threat = ThreatModel(domain=t.attack.domain, norm=t.attack.norm, eps=eps).as_dict()
+                    cells.append(EvalCell(train, part, {"type": "transfer", "source": source,
+                                                        "attack": _attack_identity(t.attack), "threat": threat}))
         return cells
+
+
+def _attack_identity(a: AttackAxis) -> dict[str, Any]:
+    params = {k: v for k, v in a.resolved.params.items() if k not in ("eps", "norm", "domain")}
+    return {**a.resolved.identity(), "params": params}
 
 
 class _Reader:
@@ -252,9 +282,7 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
         if p not in PARTITIONS:
             raise r.fail(f"partitions[{i}]", f"unknown partition {p!r}; use {' or '.join(PARTITIONS)}")
 
-    attacks = []
-    for i, item in enumerate(r.listing(data["attacks"], "attacks") if "attacks" in data else []):
-        where = f"attacks[{i}]"
+    def attack_axis(item: Any, where: str) -> AttackAxis:
         if isinstance(item, str):
             raise r.fail(where, "an attack needs an eps list: {name: fgsm, eps: [0.01, 0.04]}")
         item = dict(r.mapping(item, where))
@@ -275,7 +303,34 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
             res.create()
         except SerbenchError as exc:
             raise r.fail(where, str(exc)) from None
-        attacks.append(AttackAxis(res, domain, norm, eps))
+        return AttackAxis(res, domain, norm, eps)
+
+    attacks = [attack_axis(item, f"attacks[{i}]")
+               for i, item in enumerate(r.listing(data["attacks"], "attacks") if "attacks" in data else [])]
+
+    worst_case = data.get("worst_case", False)
+    if not isinstance(worst_case, bool):
+        raise r.fail("worst_case", f"expected true or false, got {worst_case!r}")
+
+    transfer = []
+    for i, item in enumerate(r.listing(data["transfer"], "transfer") if "transfer" in data else []):
+        where = f"transfer[{i}]"
+        item = dict(r.mapping(item, where))
+        source = r.mapping(item.pop("source", None), f"{where}.source")
+        unknown_src = sorted(set(source) - {"model", "defense"})
+        if unknown_src:
+            raise r.fail(f"{where}.source.{unknown_src[0]}", r._unknown_key(unknown_src[0], {"model", "defense"}))
+        if "model" not in source:
+            raise r.fail(f"{where}.source.model", "missing: the model the attack is crafted on")
+        src_model = r.component("models", source["model"], f"{where}.source.model")[0]
+        src_defense = r.component("defenses", source.get("defense", "standard"), f"{where}.source.defense")[0]
+        attack = item.pop("attack", None)
+        if attack is None:
+            raise r.fail(f"{where}.attack", "missing: e.g. attack: fgsm")
+        if isinstance(attack, str):
+            attack = {"name": attack}
+        attack = {**r.mapping(attack, f"{where}.attack"), **item}
+        transfer.append(TransferAxis(src_model, src_defense, attack_axis(attack, where)))
 
     noises = []
     for i, item in enumerate(r.listing(data["noises"], "noises") if "noises" in data else []):
@@ -294,5 +349,5 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
     return Spec(
         name=str(name), path=path, datasets=datasets, frontend=frontend, seconds=seconds, training=training,
         models=models, defenses=defenses, seeds=seeds, partitions=list(partitions), attacks=attacks,
-        noises=noises, description=str(data.get("description", "")),
+        noises=noises, description=str(data.get("description", "")), worst_case=worst_case, transfer=transfer,
     )

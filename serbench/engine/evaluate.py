@@ -25,19 +25,25 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.T
 
 
 def evaluate_predictions(y: torch.Tensor, logits: torch.Tensor, labels: tuple[str, ...]) -> dict[str, Any]:
-    return classification_metrics(y.cpu().numpy(), logits.argmax(1).cpu().numpy(), labels)
+    """Metrics plus the per-utterance predictions (for paired tests and worst-case ensembles)."""
+    pred = logits.argmax(1).cpu().numpy()
+    return {**classification_metrics(y.cpu().numpy(), pred, labels), "predictions": pred.tolist()}
 
 
 def evaluate_attack(
     name: str, attack: Attack, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     clean_logits: torch.Tensor, labels: tuple[str, ...], batch_size: int = 128,
+    target: nn.Module | None = None,
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Attack every batch, verify its budget, and measure; return metrics and per-utterance correctness.
 
     ``model`` maps the attacked domain to logits (for waveforms: the front end +
-    model pipeline) and ``x`` is in that domain.
+    model pipeline) and ``x`` is in that domain. With ``target`` (a transfer,
+    black-box attack) the examples crafted on ``model`` are scored on
+    ``target``; ``clean_logits`` are then the target's.
     """
     model.eval()
+    target = model if target is None else target.eval()
     preds, meas = [], {"linf": [], "l2": [], "snr_db": []}
     start = time.perf_counter()
     for i in range(0, len(x), batch_size):
@@ -47,7 +53,7 @@ def evaluate_attack(
         for k in meas:
             meas[k].append(m[k].cpu())
         with torch.no_grad():
-            preds.append(model(x_adv).float().argmax(1).cpu())
+            preds.append(target(x_adv).float().argmax(1).cpu())
     seconds = time.perf_counter() - start
     pred = torch.cat(preds).numpy()
     y_np = y.cpu().numpy()
@@ -56,6 +62,7 @@ def evaluate_attack(
     cat = {k: torch.cat(v) for k, v in meas.items()}
     snr = finite(cat["snr_db"])
     metrics.update({
+        "predictions": pred.tolist(),
         "success_rate": success_rate(y_np, clean_logits.argmax(1).cpu().numpy(), pred),
         "perturbation": {
             "linf_max": float(cat["linf"].max()), "linf_mean": float(cat["linf"].mean()),

@@ -20,7 +20,12 @@ def column_of(condition: dict[str, Any]) -> tuple[tuple, str]:
         name = condition["noise"]["name"]
         return (2, name, -condition["snr_db"]), f"{name} {condition['snr_db']:g} dB"
     threat = condition["threat"]
-    name = condition["attack"]["name"]
+    if t == "worst_case":
+        name = "worst-case"
+    elif t == "transfer":
+        name = f"{condition['attack']['name']}←{condition['source']['model']['name']}"
+    else:
+        name = condition["attack"]["name"]
     suffix = "" if (threat["domain"], threat["norm"]) == ("feature", "linf") else f" {threat['domain']}/{threat['norm']}"
     return (1, name, threat["domain"], threat["norm"], threat["eps"]), f"{name}{suffix} {threat['eps']:g}"
 
