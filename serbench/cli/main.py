@@ -141,6 +141,33 @@ def doctor(as_json: bool = typer.Option(False, "--json")) -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def validate(
+    kind: str = typer.Argument(..., help="models, attacks, noises or defenses."),
+    name: str = typer.Argument(..., help="Component name, e.g. densenet-lstm or art.pgd."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Run a component's conformance checks on tiny inputs (exit 1 if any fails).
+
+    Example: serbench validate models cnn4.small
+    """
+    from serbench.validation import validate as run_checks
+
+    report = run_checks(_check_kind(kind), name)
+    if as_json:
+        print(json.dumps({"kind": kind, "name": name, "ok": report.ok,
+                          "checks": [{"check": c, "passed": p, "message": m} for c, p, m in report.rows()]}, indent=1))
+    else:
+        table = Table(title=f"{kind} {name}")
+        for col in ("check", "result", "message"):
+            table.add_column(col)
+        for check, passed, msg in report.rows():
+            table.add_row(check, "[green]pass[/green]" if passed else "[red]FAIL[/red]", escape(msg))
+        console.print(table)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def _register_subcommands() -> None:
     """Commands that live in their own modules (one area each) attach themselves to ``app``."""
     from serbench.cli import bench, board, data  # noqa: F401

@@ -1,0 +1,35 @@
+"""CNN-5 of the robust-SER paper on IEMOCAP (seed C in PAPERS.md)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from serbench.models.base import SERModel, conv_bn_relu, scaled
+
+
+class CNN5(SERModel):
+    """Five 5x5 conv blocks [64, 128, 256, 512, 512], 2x2 max pooling stride 2 after each, global max pool, FC.
+
+    The paper's table is OCR-damaged past the fourth block; the fifth repeats
+    512 channels as VGG-style stacks do. ``width`` scales channel counts.
+    """
+
+    def __init__(self, num_classes: int = 4, in_channels: int = 1, width: float = 1.0,
+                 batch_norm: bool = True) -> None:
+        super().__init__()
+        blocks: list[nn.Module] = []
+        cin = in_channels
+        for c in (64, 128, 256, 512, 512):
+            cout = scaled(c, width)
+            blocks += [conv_bn_relu(cin, cout, 5, batch_norm), nn.MaxPool2d(2, stride=2, ceil_mode=True)]
+            cin = cout
+        self.features = nn.Sequential(*blocks)
+        self.num_classes, self.embedding_dim = num_classes, cin
+        self.fc = nn.Linear(cin, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.amax(self.features(x), dim=(2, 3))
+
+    def forward_head(self, z: torch.Tensor) -> torch.Tensor:
+        return self.fc(z)

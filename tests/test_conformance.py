@@ -1,0 +1,27 @@
+"""Every registered attack, noise and defense (plugins included) passes its conformance check."""
+
+from __future__ import annotations
+
+import pytest
+
+import serbench
+from serbench.errors import DataError
+from serbench.validation import validate
+
+
+def _cases():
+    for kind in ("attacks", "noises", "defenses"):
+        for name in serbench.list_components(kind):
+            yield pytest.param(kind, name, id=f"{kind}-{name}")
+
+
+@pytest.mark.parametrize("kind,name", list(_cases()))
+def test_component_conforms(kind, name):
+    try:
+        report = validate(kind, name)
+    except DataError as exc:  # noises read from a local corpus copy (DEMAND, MUSAN)
+        pytest.skip(f"needs a local corpus copy: {exc}")
+    failures = report.failures()
+    if failures and all("local copy" in f or "SERBENCH_DATA" in f for f in failures):
+        pytest.skip(f"needs a local corpus copy: {failures[0]}")
+    assert report.ok, failures
