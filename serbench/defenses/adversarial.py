@@ -1,0 +1,108 @@
+"""Adversarial training objectives: vanilla and similarity-based (Ren et al. 2020), PGD (Madry et al. 2018).
+
+Adversarial examples are crafted with the model in eval mode: BatchNorm uses
+its running statistics (the attack's forward passes must not update them),
+dropout is off, so generation is deterministic; training mode is restored
+before the loss. Before ``start_iteration`` the loss is plain cross-entropy
+(Ren et al. feed adversarial data from iteration 1 000 on).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from serbench.defenses.base import Defense, TrainBatch
+from serbench.errors import SerbenchError
+from serbench.registry import registry
+
+
+class AdversarialObjective(Defense):
+    """Shared machinery: which attack, its budget, and from which iteration on."""
+
+    def __init__(self, attack: str = "fgsm", eps: float = 0.01, attack_params: dict[str, Any] | None = None,
+                 start_iteration: int = 1000) -> None:
+        if eps < 0:
+            raise SerbenchError(f"defense: eps must be >= 0, got {eps}")
+        self.attack = registry("attacks").create(attack, eps=eps, norm="linf", domain="feature",
+                                                 **(attack_params or {}))
+        self.start_iteration = int(start_iteration)
+        self.adversarial_batches = 0
+
+    def active(self, batch: TrainBatch) -> bool:
+        return batch.iteration >= self.start_iteration
+
+    def adversarial(self, batch: TrainBatch) -> torch.Tensor:
+        model = batch.model
+        modes = [(m, m.training) for m in model.modules()]
+        model.eval()
+        try:
+            x_adv = self.attack.generate(model, batch.x, batch.y)
+        finally:
+            for m, mode in modes:
+                m.train(mode)
+        self.adversarial_batches += 1
+        return x_adv.detach()
+
+
+class VanillaAdversarial(AdversarialObjective):
+    """L = a * L(x) + (1 - a) * L(x') (Ren et al. eq. 3), x' from any registered attack."""
+
+    def __init__(self, a: float = 0.5, attack: str = "fgsm", eps: float = 0.01,
+                 attack_params: dict[str, Any] | None = None, start_iteration: int = 1000) -> None:
+        if not 0 <= a <= 1:
+            raise SerbenchError(f"defense 'vanilla-adv': a must be in [0, 1], got {a}")
+        super().__init__(attack, eps, attack_params, start_iteration)
+        self.a = float(a)
+
+    def loss(self, batch: TrainBatch) -> torch.Tensor:
+        clean = nn.functional.cross_entropy(batch.model(batch.x), batch.y)
+        if not self.active(batch) or self.a == 1.0:  # a = 1: the adversarial term weighs nothing
+            return clean
+        adv = nn.functional.cross_entropy(batch.model(self.adversarial(batch)), batch.y)
+        return self.a * clean + (1 - self.a) * adv
+
+
+class SimilarityAdversarial(AdversarialObjective):
+    """L = b * L(x) + g * L(x') + (1 - b - g) * ||v - v'||_2 (Ren et al. eq. 4), v = forward_features."""
+
+    def __init__(self, b: float = 0.4, g: float = 0.4, attack: str = "fgsm", eps: float = 0.01,
+                 attack_params: dict[str, Any] | None = None, start_iteration: int = 1000) -> None:
+        if b < 0 or g < 0 or b + g > 1:
+            raise SerbenchError(f"defense 'similarity-adv': need b, g >= 0 and b + g <= 1, got b={b}, g={g}")
+        super().__init__(attack, eps, attack_params, start_iteration)
+        self.b, self.g = float(b), float(g)
+
+    def loss(self, batch: TrainBatch) -> torch.Tensor:
+        model = batch.model
+        v = model.forward_features(batch.x)
+        clean = nn.functional.cross_entropy(model.forward_head(v), batch.y)
+        if not self.active(batch):
+            return clean
+        v_adv = model.forward_features(self.adversarial(batch))
+        adv = nn.functional.cross_entropy(model.forward_head(v_adv), batch.y)
+        # Per-example Euclidean distance (a tiny floor keeps its gradient finite at v == v'), batch mean.
+        distance = ((v - v_adv).pow(2).sum(dim=1) + 1e-12).sqrt().mean()
+        return self.b * clean + self.g * adv + (1 - self.b - self.g) * distance
+
+
+class PGDAdversarial(AdversarialObjective):
+    """Madry et al.: minimise the loss on PGD examples (``clean_weight`` mixes in the clean loss)."""
+
+    def __init__(self, eps: float = 0.01, attack_params: dict[str, Any] | None = None, clean_weight: float = 0.0,
+                 start_iteration: int = 0) -> None:
+        if not 0 <= clean_weight <= 1:
+            raise SerbenchError(f"defense 'pgd-adv': clean_weight must be in [0, 1], got {clean_weight}")
+        super().__init__("pgd", eps, {"steps": 7, **(attack_params or {})}, start_iteration)
+        self.clean_weight = float(clean_weight)
+
+    def loss(self, batch: TrainBatch) -> torch.Tensor:
+        if not self.active(batch):
+            return nn.functional.cross_entropy(batch.model(batch.x), batch.y)
+        adv = nn.functional.cross_entropy(batch.model(self.adversarial(batch)), batch.y)
+        if self.clean_weight == 0:
+            return adv
+        clean = nn.functional.cross_entropy(batch.model(batch.x), batch.y)
+        return self.clean_weight * clean + (1 - self.clean_weight) * adv
