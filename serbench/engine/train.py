@@ -91,7 +91,8 @@ def train(
         if it % eval_every == 0 or it == total:
             preds = predict(model, x_valid).argmax(1).cpu().numpy()
             valid_uar = uar(confusion(y_valid.cpu().numpy(), preds, num_classes))
-            history.append({"iteration": it, "loss": float(np.mean(losses)), "valid_uar": valid_uar})
+            history.append({"iteration": it, "loss": float(np.mean(losses)), "valid_uar": valid_uar,
+                            "lr": opt.param_groups[0]["lr"]})
             losses = []
             if valid_uar > best[0]:
                 best = (valid_uar, it, copy.deepcopy(model.state_dict()))
