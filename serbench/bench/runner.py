@@ -24,6 +24,8 @@ from serbench.bench.cells import EvalCell, TrainCell
 from serbench.bench.spec import Spec
 from serbench.bench.store import Store
 from serbench.data.corpus import Corpus
+from serbench.data.feature_cache import FeatureCache, feature_key
+from serbench.defenses.base import Defense
 from serbench.engine import data as fold_data
 from serbench.attacks import masking
 from serbench.attacks.base import input_gradient
@@ -95,8 +97,10 @@ class _TrainedModel:
     """A trained model with the front end and scaler it was trained behind, plus the fold's test data."""
 
     def __init__(self, corpus: Corpus, model: torch.nn.Module, frontend: LogMel, scaler: MinMaxScaler,
-                 partitions: dict[str, fold_data.Partition], device: torch.device) -> None:
+                 partitions: dict[str, fold_data.Partition], device: torch.device,
+                 raw_features: Callable[[str], torch.Tensor]) -> None:
         self.corpus, self.model, self.frontend, self.scaler = corpus, model, frontend, scaler
+        self.raw_features = raw_features
         self.partitions, self.device = partitions, device
         self.pipeline = FeaturePipeline(frontend, scaler, model).to(device).eval()
         self._features: dict[str, torch.Tensor] = {}
@@ -121,8 +125,7 @@ class _TrainedModel:
 
     def features(self, part: str) -> torch.Tensor:
         if part not in self._features:
-            raw = fold_data.compute_features(self.frontend, self.partitions[part].waves, self.device)
-            self._features[part] = self.scaler(raw)
+            self._features[part] = self.scaler(self.raw_features(part))
         return self._features[part]
 
     def clean_logits(self, part: str) -> torch.Tensor:
@@ -250,32 +253,47 @@ class LocalRunner:
             )
         num_samples = int(round(spec["frontend"]["seconds"] * corpus.sample_rate))
         self.progress("prepare", {"label": f"{corpus.name} fold {fold.name}"})
+        # Decoded, resampled, padded waveforms and their log-Mel features are cached on disk by corpus
+        # content, utterance ids, front end and length policy, so a matrix decodes every file once.
+        cache = FeatureCache(self.store.root / "cache")
+        length = {"policy": "pad_or_crop", "samples": num_samples}
         partitions = {}
         for part in ("train", "valid", "test"):
-            waves, labels = fold_data.load_waves(corpus, fold.partition(part))
-            partitions[part] = fold_data.stack(list(fold.partition(part)), waves, labels, num_samples)
+            ids = list(fold.partition(part))
+            labels = torch.tensor([corpus.label_index(corpus[i].label) for i in ids], dtype=torch.long)
+            waves = cache.get_or_compute(
+                feature_key(corpus, ids, {"waveform": corpus.sample_rate}, length),
+                lambda ids=ids: fold_data.stack(ids, *fold_data.load_waves(corpus, ids), num_samples).waves)
+            partitions[part] = fold_data.Partition(ids, waves, labels)
+
+        def raw_features(part: str) -> torch.Tensor:
+            key = feature_key(corpus, partitions[part].ids, frontend.config.as_dict(), length)
+            compute = lambda: fold_data.compute_features(frontend, partitions[part].waves, self.device).cpu()  # noqa: E731
+            return cache.get_or_compute(key, compute).to(self.device)
 
         seed_everything(spec["seed"])
         model = registry("models").create(spec["model"]["name"], num_classes=len(corpus.labels),
                                           **{k: v for k, v in spec["model"]["params"].items()
                                              if k != "num_classes"}).to(self.device)
-        raw_train = fold_data.compute_features(frontend, partitions["train"].waves, self.device)
         cached = None if self.force else self.store.load_checkpoint(tc.key)
         if cached is not None:
             model.load_state_dict(cached["model"])
             scaler = MinMaxScaler(cached["scaler"]["low"], cached["scaler"]["high"])
             self.progress("train_cached", {"key": tc.key})
         else:
-            scaler = fold_data.fit_scaler(raw_train)
+            scaler = fold_data.fit_scaler(raw_features("train"))
             defense = registry("defenses").create(spec["defense"]["name"], **spec["defense"]["params"])
-            rng = np.random.default_rng(spec["seed"])
-            train_waves, train_labels = fold_data.load_waves(corpus, fold.train)
-            train_waves, train_labels = defense.expand_training_set(train_waves, train_labels,
-                                                                     corpus.sample_rate, rng)
-            train_part = fold_data.stack([f"aug{i}" for i in range(len(train_waves))], train_waves,
-                                         train_labels, num_samples)
-            x_train = scaler(fold_data.compute_features(frontend, train_part.waves, self.device))
-            x_valid = scaler(fold_data.compute_features(frontend, partitions["valid"].waves, self.device))
+            if type(defense).expand_training_set is Defense.expand_training_set:
+                train_part, x_train = partitions["train"], scaler(raw_features("train"))
+            else:  # waveform augmentations work on the decoded, unpadded audio
+                rng = np.random.default_rng(spec["seed"])
+                train_waves, train_labels = fold_data.load_waves(corpus, fold.train)
+                train_waves, train_labels = defense.expand_training_set(train_waves, train_labels,
+                                                                         corpus.sample_rate, rng)
+                train_part = fold_data.stack([f"aug{i}" for i in range(len(train_waves))], train_waves,
+                                             train_labels, num_samples)
+                x_train = scaler(fold_data.compute_features(frontend, train_part.waves, self.device))
+            x_valid = scaler(raw_features("valid"))
             sched = Schedule(**spec["training"])
             label = f"train {spec['model']['name']} + {spec['defense']['name']} (fold {fold.name}, seed {spec['seed']})"
             self.progress("train_start", {"label": label, "total": 0})
@@ -289,12 +307,13 @@ class LocalRunner:
             self.store.write({
                 "key": tc.key, "kind": "train", "status": "ok", "error": None, "spec_name": self.spec.name,
                 "train": spec, "fold_name": fold.name, "metrics": {"best_valid_uar": result.best_valid_uar},
-                "timings": result.summary(), "history": result.history, "warnings": [], "env": env,
+                "timings": {**result.summary(), "adversarial_batches": getattr(defense, "adversarial_batches", None)},
+                "history": result.history, "warnings": [], "env": env,
                 "created": _now(),
                 "data": {part: len(p) for part, p in partitions.items()} | {"train_expanded": len(train_part)},
             })
         model.eval()
-        return _TrainedModel(corpus, model, frontend, scaler.to(self.device), partitions, self.device)
+        return _TrainedModel(corpus, model, frontend, scaler.to(self.device), partitions, self.device, raw_features)
 
     def _evaluate(self, e: EvalCell, tm: _TrainedModel, env: dict[str, Any]) -> dict[str, Any]:
         part = tm.partitions[e.partition]
