@@ -6,6 +6,7 @@ and seeds. Failed cells are kept and shown, never silently dropped.
 
 from __future__ import annotations
 
+import json
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -72,7 +73,8 @@ def build_boards(records: Iterable[dict[str, Any]], metric: str = "uar") -> list
         if rec.get("kind") != "eval":
             continue
         ds = rec["train"]["dataset"]
-        gkey = (ds["name"], str(ds.get("protocol") or "default"), rec["partition"])
+        params = json.dumps({k: v for k, v in ds.get("params", {}).items() if k != "root"}, sort_keys=True)
+        gkey = (ds["name"], params, str(ds.get("protocol") or "default"), rec["partition"])
         g = groups.setdefault(gkey, {"columns": {}, "rows": {}})
         order, title = column_of(rec["condition"])
         g["columns"][title] = order
@@ -84,7 +86,36 @@ def build_boards(records: Iterable[dict[str, Any]], metric: str = "uar") -> list
             cell.failed += 1
         cell.warnings.extend(rec.get("warnings", []))
     boards = []
-    for (corpus, protocol, partition), g in sorted(groups.items()):
+    for (corpus, params, protocol, partition), g in sorted(groups.items()):
         columns = [t for t, _ in sorted(g["columns"].items(), key=lambda kv: kv[1])]
-        boards.append(Board(corpus, protocol, partition, columns, g["rows"]))
+        boards.append(Board(_corpus_label(corpus, params, groups), protocol, partition, columns, g["rows"]))
     return boards
+
+
+def _corpus_label(name: str, params: str, groups: dict) -> str:
+    """The corpus name, plus the parameters that tell it apart from same-named corpora in the store."""
+    siblings = [json.loads(p) for (n, p, _, _) in groups if n == name]
+    mine = json.loads(params)
+    differ = {k: v for k, v in mine.items() if any(s.get(k) != v for s in siblings)}
+    return f"{name}({', '.join(f'{k}={v}' for k, v in sorted(differ.items()))})" if differ else name
+
+
+def defense_costs(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str], dict[str, float]]:
+    """Training time per iteration of each (model, defense) relative to ``standard`` on the same
+    data, fold, seed, front end and schedule (Ren et al.'s adversarial training costs extra passes)."""
+    trains = [r for r in records if r.get("kind") == "train" and r.get("status") == "ok"]
+
+    def context(r: dict[str, Any]) -> str:
+        t = r["train"]
+        return json.dumps({k: t[k] for k in ("dataset", "frontend", "training", "seed")}
+                          | {"model": t["model"]["name"]}, sort_keys=True)
+
+    base = {context(r): r["timings"]["seconds_per_iteration"] for r in trains
+            if r["train"]["defense"]["name"] == "standard"}
+    ratios: dict[tuple[str, str], list[float]] = {}
+    for r in trains:
+        ref = base.get(context(r))
+        if ref:
+            key = (r["train"]["model"]["name"], r["train"]["defense"]["name"])
+            ratios.setdefault(key, []).append(r["timings"]["seconds_per_iteration"] / ref)
+    return {k: {"relative_time_per_iteration": statistics.fmean(v), "n": len(v)} for k, v in sorted(ratios.items())}
