@@ -31,7 +31,7 @@ def __getattr__(name: str):  # lazy: importing serbench must not import torch-he
     lazy = {
         "Corpus": "serbench.data.corpus", "Utterance": "serbench.data.corpus", "Fold": "serbench.data.protocols",
         "leave_one_session_out": "serbench.data.protocols", "leave_one_speaker_out": "serbench.data.protocols",
-        "speaker_kfold": "serbench.data.protocols",
+        "speaker_kfold": "serbench.data.protocols", "GeneratedCorpus": "serbench.data.generated",
         "read_audio": "serbench.data.audio",
         "SERModel": "serbench.models.base",
         "Attack": "serbench.attacks.base", "ThreatModel": "serbench.attacks.base",
@@ -51,6 +51,6 @@ __all__ = [
     "__version__", "KINDS", "component", "get", "info", "list_components", "register", "registry", "resolve",
     "SerbenchError", "SpecError", "DataError", "BudgetViolation", "PluginLoadError", "UnknownComponentError",
     "DuplicateComponentError",
-    "Corpus", "Utterance", "Fold", "leave_one_session_out", "leave_one_speaker_out", "speaker_kfold", "read_audio", "SERModel", "Attack", "ThreatModel", "input_gradient",
+    "Corpus", "GeneratedCorpus", "Utterance", "Fold", "leave_one_session_out", "leave_one_speaker_out", "speaker_kfold", "read_audio", "SERModel", "Attack", "ThreatModel", "input_gradient",
     "check_budget", "perturbation", "Defense", "TrainBatch", "Noise", "mix_at_snr",
 ]

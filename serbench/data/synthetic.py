@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy.signal import lfilter
 
-from serbench.data.corpus import Corpus, Utterance
+from serbench.data.corpus import Utterance
+from serbench.data.generated import GeneratedCorpus
 from serbench.data.protocols import leave_one_session_out, leave_one_speaker_out
 
 LABELS = ("angry", "happy", "neutral", "sad")
@@ -61,10 +59,6 @@ SCATTER = EmotionProfile(2.0, 1.5, 3.5, 0.7, 0.035, 0.004, 0.015, 0.03)
 # (F1, F2, F3) in Hz for an adult male vocal tract; scaled per speaker.
 VOWELS = np.array([[730, 1090, 2440], [530, 1840, 2480], [270, 2290, 3010], [570, 840, 2410], [300, 870, 2240]])
 BANDWIDTHS = np.array([90.0, 110.0, 170.0])
-
-
-def _cache_dir() -> Path:
-    return Path(os.environ.get("SERBENCH_CACHE", Path.home() / ".cache" / "serbench"))
 
 
 def _resonator(freq: float, bw: float, sr: int) -> tuple[np.ndarray, np.ndarray]:
@@ -153,7 +147,7 @@ def synthesize(
     return np.clip(out, -1.0, 1.0).astype(np.float32)
 
 
-class SyntheticCorpus(Corpus):
+class SyntheticCorpus(GeneratedCorpus):
     """Corpus whose audio is synthesised in bulk on first access and cached on disk."""
 
     def __init__(self, seed: int, sessions: int, utterances_per_class: int, sample_rate: int,
@@ -185,7 +179,6 @@ class SyntheticCorpus(Corpus):
             },
             default_protocol="leave-one-session-out",
         )
-        self._audio: dict[str, np.ndarray] | None = None
 
     def cache_key(self) -> str:
         blob = json.dumps([GENERATOR_VERSION, self.seed, self.sample_rate, self.max_seconds, self.fingerprint()])
@@ -199,24 +192,6 @@ class SyntheticCorpus(Corpus):
             audio[u.id] = synthesize(u.label, self._traits[u.speaker], self._channels[u.session], rng,
                                      self.sample_rate, self.max_seconds)
         return audio
-
-    def _ensure_audio(self) -> dict[str, np.ndarray]:
-        if self._audio is None:
-            path = _cache_dir() / "synthetic" / f"{self.cache_key()}.npz"
-            if path.exists():
-                with np.load(path) as z:
-                    self._audio = {k: z[k] for k in z.files}
-            else:
-                self._audio = self.generate()
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-                os.close(fd)
-                np.savez(tmp, **self._audio)
-                os.replace(tmp, path)
-        return self._audio
-
-    def load_audio(self, utt: Utterance) -> np.ndarray:
-        return self._ensure_audio()[utt.id]
 
 
 def synthetic(seed: int = 0, sessions: int = 5, utterances_per_class: int = 24, sample_rate: int = 16000,

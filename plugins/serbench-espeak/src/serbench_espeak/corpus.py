@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -68,10 +67,6 @@ SCATTER = Prosody(14, 7, 12, 20, 1)  # per-utterance standard deviations: these 
 LIMITS = Prosody((80, 450), (0, 100), (0, 100), (10, 200), (0, 10))  # type: ignore[arg-type]
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("SERBENCH_CACHE", Path.home() / ".cache" / "serbench"))
-
-
 def _prosody(label: str, speaker: dict[str, float], rng: np.random.Generator) -> dict[str, int]:
     """One utterance's eSpeak parameters: the speaker's expressiveness scales the emotional deviation."""
     out = {}
@@ -87,7 +82,7 @@ def _prosody(label: str, speaker: dict[str, float], rng: np.random.Generator) ->
     return out
 
 
-class EspeakCorpus(serbench.Corpus):
+class EspeakCorpus(serbench.GeneratedCorpus):
     """Corpus whose audio eSpeak NG synthesises in one fresh process on first access, cached on disk."""
 
     def __init__(self, seed: int, sessions: int, sentences: int, takes: int, sample_rate: int) -> None:
@@ -127,7 +122,6 @@ class EspeakCorpus(serbench.Corpus):
                        "leave-one-speaker-out": serbench.leave_one_speaker_out},
             default_protocol="leave-one-session-out",
         )
-        self._audio: dict[str, np.ndarray] | None = None
 
     def cache_key(self) -> str:
         blob = json.dumps([GENERATOR_VERSION, metadata.version("espeakng-loader"), self.seed,
@@ -164,24 +158,6 @@ class EspeakCorpus(serbench.Corpus):
             wave = wave + rng.normal(0.0, 10 ** (ch["noise_db"] / 20), wave.shape)
             audio[u.id] = np.clip(wave, -1.0, 1.0).astype(np.float32)
         return audio
-
-    def _ensure_audio(self) -> dict[str, np.ndarray]:
-        if self._audio is None:
-            path = _cache_dir() / "espeak" / f"{self.cache_key()}.npz"
-            if path.exists():
-                with np.load(path) as z:
-                    self._audio = {k: z[k] for k in z.files}
-            else:
-                self._audio = self.generate()
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-                os.close(fd)
-                np.savez(tmp, **self._audio)
-                os.replace(tmp, path)
-        return self._audio
-
-    def load_audio(self, utt: serbench.Utterance) -> np.ndarray:
-        return self._ensure_audio()[utt.id]
 
 
 @serbench.component(
