@@ -32,7 +32,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
+# Piped output (CI logs, files) gets a wide console so leaderboard tables keep full component names.
+console = Console() if Console().is_terminal else Console(width=160)
 err_console = Console(stderr=True)
 RESULTS_OPT = typer.Option("results", "--results", "-r", help="Results directory (the store).")
 
