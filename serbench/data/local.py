@@ -19,7 +19,7 @@ import numpy as np
 
 from serbench.data.audio import read_audio
 from serbench.data.corpus import Corpus, ProtocolBuilder, Utterance
-from serbench.data.problems import Problem
+from serbench.data.problems import WARNING, Problem
 from serbench.errors import DataError
 
 
@@ -129,3 +129,24 @@ class LocalCorpus(Corpus):
                  if u.path else ""] for u in self.utterances]
         blob = json.dumps([self.name, self.sample_rate, list(self.labels), rows], sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def matching_files(name: str, base: Path, pattern: re.Pattern[str], expected: str, problems: list,
+                   layout: str) -> list[tuple[str, Path, re.Match[str]]]:
+    """(utterance id, path, match) for every wav under ``base`` whose stem matches ``pattern``, in id order.
+
+    Files with other names are recorded in ``problems`` as 'unrecognised' warnings and left out; a
+    root without any wav raises :func:`no_files_error` describing ``layout``.
+    """
+    wavs = index_by_stem(name, walk_files(base))
+    if not wavs:
+        raise no_files_error(name, base, layout)
+    found = []
+    for utt_id, path in sorted(wavs.items()):
+        m = pattern.match(utt_id)
+        if not m:
+            problems.append(Problem("unrecognised", f"file name is not {expected}; left out", str(path),
+                                    WARNING))
+            continue
+        found.append((utt_id, path, m))
+    return found

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from serbench.data.corpus import Utterance
-from serbench.data.local import LocalCorpus, index_by_stem, no_files_error, resolve_root, walk_files
+from serbench.data.local import LocalCorpus, matching_files, resolve_root
 from serbench.data.problems import WARNING, Problem
 from serbench.data.protocols import leave_one_speaker_out_rotating, speaker_kfold
 from serbench.errors import DataError
@@ -47,16 +47,10 @@ def _genders(root: Path) -> dict[str, str]:
 def crema_d(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
     """CREMA-D from a local copy (6 classes, 91 actors); audio resampled to ``sample_rate``."""
     base = resolve_root(NAME, root)
-    wavs = index_by_stem(NAME, walk_files(base))
     genders = _genders(base)
     utterances, problems = [], []
-    for utt_id, path in sorted(wavs.items()):
-        m = _STEM.match(utt_id)
-        if not m:
-            problems.append(Problem("unrecognised",
-                                    "file name is not <actor>_<sentence>_<EMO>_<level>; left out",
-                                    str(path), WARNING))
-            continue
+    for utt_id, path, m in matching_files(NAME, base, _STEM, "<actor>_<sentence>_<EMO>_<level>", problems,
+                                            "CREMA-D wavs (AudioWAV/1001_DFA_ANG_XX.wav)"):
         actor, sentence, emo, level = m.groups()
         if emo not in EMOTIONS:
             raise DataError(f"{path}: unknown emotion code {emo!r}; CREMA-D codes are {', '.join(EMOTIONS)}")
@@ -70,8 +64,6 @@ def crema_d(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
             id=utt_id, label=EMOTIONS[emo], speaker=actor, session=actor, gender=genders.get(actor, ""),
             path=str(path), meta={"sentence": sentence, "level": level},
         ))
-    if not wavs:
-        raise no_files_error(NAME, base, "CREMA-D wavs (AudioWAV/1001_DFA_ANG_XX.wav)")
     return LocalCorpus(
         NAME, base, utterances, LABELS, sample_rate,
         protocols={

@@ -11,8 +11,7 @@ import functools
 import re
 
 from serbench.data.corpus import Utterance
-from serbench.data.local import LocalCorpus, index_by_stem, no_files_error, resolve_root, walk_files
-from serbench.data.problems import WARNING, Problem
+from serbench.data.local import LocalCorpus, matching_files, resolve_root
 from serbench.data.protocols import leave_one_speaker_out_rotating, speaker_kfold
 from serbench.errors import DataError
 
@@ -29,14 +28,9 @@ _STEM = re.compile(r"^(\d\d)([a-z]\d\d)([A-Za-z])([a-z])$")
 def emodb(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
     """EmoDB from a local copy (7 classes, 10 speakers); audio resampled to ``sample_rate``."""
     base = resolve_root(NAME, root)
-    wavs = index_by_stem(NAME, walk_files(base))
     utterances, problems = [], []
-    for utt_id, path in sorted(wavs.items()):
-        m = _STEM.match(utt_id)
-        if not m:
-            problems.append(Problem("unrecognised", "file name is not an EmoDB name like 03a01Wa; left out",
-                                    str(path), WARNING))
-            continue
+    for utt_id, path, m in matching_files(NAME, base, _STEM, "an EmoDB name like 03a01Wa", problems,
+                                            "EmoDB wavs (wav/03a01Wa.wav)"):
         speaker, text, emo, version = m.groups()
         if emo not in EMOTIONS:
             raise DataError(f"{path}: unknown emotion letter {emo!r}; EmoDB letters are {''.join(EMOTIONS)}")
@@ -46,8 +40,6 @@ def emodb(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
             id=utt_id, label=EMOTIONS[emo], speaker=speaker, session=speaker,
             gender="M" if speaker in MALE else "F", path=str(path), meta={"text": text, "version": version},
         ))
-    if not wavs:
-        raise no_files_error(NAME, base, "EmoDB wavs (wav/03a01Wa.wav)")
     return LocalCorpus(
         NAME, base, utterances, LABELS, sample_rate,
         protocols={

@@ -12,8 +12,7 @@ import functools
 import re
 
 from serbench.data.corpus import Utterance
-from serbench.data.local import LocalCorpus, index_by_stem, no_files_error, resolve_root, walk_files
-from serbench.data.problems import WARNING, Problem
+from serbench.data.local import LocalCorpus, matching_files, resolve_root
 from serbench.data.protocols import leave_one_speaker_out_rotating, speaker_kfold
 from serbench.errors import DataError
 
@@ -29,14 +28,9 @@ _STEM = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
 def ravdess(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
     """RAVDESS speech from a local copy (8 classes, 24 actors); audio resampled to ``sample_rate``."""
     base = resolve_root(NAME, root)
-    wavs = index_by_stem(NAME, walk_files(base))
     utterances, problems = [], []
-    for utt_id, path in sorted(wavs.items()):
-        m = _STEM.match(utt_id)
-        if not m:
-            problems.append(Problem("unrecognised", "file name is not 03-01-EE-II-SS-RR-AA; left out",
-                                    str(path), WARNING))
-            continue
+    for utt_id, path, m in matching_files(NAME, base, _STEM, "03-01-EE-II-SS-RR-AA", problems,
+                                            "RAVDESS wavs (Actor_NN/03-01-EE-II-SS-RR-AA.wav)"):
         modality, channel, emo, intensity, statement, repetition, actor = m.groups()
         if modality != "03" or channel != "01":
             continue  # video files' audio tracks or song: not the speech corpus
@@ -49,8 +43,6 @@ def ravdess(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
             id=utt_id, label=EMOTIONS[emo], speaker=actor, session=actor, gender=gender, path=str(path),
             meta={"intensity": intensity, "statement": statement, "repetition": repetition},
         ))
-    if not wavs:
-        raise no_files_error(NAME, base, "RAVDESS wavs (Actor_NN/03-01-EE-II-SS-RR-AA.wav)")
     return LocalCorpus(
         NAME, base, utterances, LABELS, sample_rate,
         protocols={

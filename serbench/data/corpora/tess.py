@@ -18,8 +18,7 @@ from __future__ import annotations
 import re
 
 from serbench.data.corpus import Corpus, Utterance
-from serbench.data.local import LocalCorpus, index_by_stem, no_files_error, resolve_root, walk_files
-from serbench.data.problems import WARNING, Problem
+from serbench.data.local import LocalCorpus, matching_files, resolve_root
 from serbench.data.protocols import Fold, stable_order
 from serbench.errors import DataError, SerbenchError
 
@@ -59,14 +58,9 @@ def train_one_test_other(corpus: Corpus) -> list[Fold]:
 def tess(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
     """TESS from a local copy (7 classes, 2 speakers); audio resampled to ``sample_rate``."""
     base = resolve_root(NAME, root)
-    wavs = index_by_stem(NAME, walk_files(base))
     utterances, problems = [], []
-    for utt_id, path in sorted(wavs.items()):
-        m = _STEM.match(utt_id)
-        if not m:
-            problems.append(Problem("unrecognised", "file name is not {OAF|YAF}_<word>_<emotion>; left out",
-                                    str(path), WARNING))
-            continue
+    for utt_id, path, m in matching_files(NAME, base, _STEM, "{OAF|YAF}_<word>_<emotion>", problems,
+                                            "TESS wavs (OAF_back_angry.wav, YAF_...)"):
         speaker = "OAF" if m[1].upper().startswith("OA") else "YAF"
         emo = m[3].lower()
         if emo not in EMOTIONS:
@@ -75,8 +69,6 @@ def tess(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
             id=utt_id, label=EMOTIONS[emo], speaker=speaker, session=speaker, gender="F", path=str(path),
             meta={"word": m[2].lower()},
         ))
-    if not wavs:
-        raise no_files_error(NAME, base, "TESS wavs (OAF_back_angry.wav, YAF_...)")
     return LocalCorpus(
         NAME, base, utterances, LABELS, sample_rate,
         protocols={"train-one-test-other": train_one_test_other},
