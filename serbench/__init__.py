@@ -51,6 +51,7 @@ __all__ = [
     "__version__", "KINDS", "component", "get", "info", "list_components", "register", "registry", "resolve",
     "SerbenchError", "SpecError", "DataError", "BudgetViolation", "PluginLoadError", "UnknownComponentError",
     "DuplicateComponentError",
-    "Corpus", "GeneratedCorpus", "Utterance", "Fold", "leave_one_session_out", "leave_one_speaker_out", "speaker_kfold", "read_audio", "SERModel", "Attack", "ThreatModel", "input_gradient",
+    "Corpus", "GeneratedCorpus", "Utterance", "Fold", "leave_one_session_out", "leave_one_speaker_out",
+    "speaker_kfold", "read_audio", "SERModel", "Attack", "ThreatModel", "input_gradient",
     "check_budget", "perturbation", "Defense", "TrainBatch", "Noise", "mix_at_snr",
 ]

@@ -96,8 +96,10 @@ def test_user_errors_are_one_line_with_exit_codes(tmp_path, args, code, needle):
 
 @pytest.mark.parametrize("body,needle", [
     ("models: [cnn4x]\ndataset: synthetic\n", "models[0]: unknown model 'cnn4x'; did you mean"),
-    ("models: [cnn4]\ndataset: synthetic\nattacks: [{name: fgsm, eps: [0.1, -1]}]\n", "attacks[0].eps[1]: must be >= 0"),
-    ("models: [cnn4]\ndataset: synthetic\nattacks: [{name: fgsm, eps: [fast]}]\n", "attacks[0].eps[0]: expected a number"),
+    ("models: [cnn4]\ndataset: synthetic\nattacks: [{name: fgsm, eps: [0.1, -1]}]\n",
+     "attacks[0].eps[1]: must be >= 0"),
+    ("models: [cnn4]\ndataset: synthetic\nattacks: [{name: fgsm, eps: [fast]}]\n",
+     "attacks[0].eps[0]: expected a number"),
     ("models: [cnn4]\ndataset: synthetic\nmodles: [x]\n", "modles: unknown field 'modles'; did you mean 'models'"),
     ("models: [cnn4]\ndataset: synthetic\nattacks: [{name: fgsm, norm: l2, eps: [1]}]\n", "supports norms linf"),
     ("models: [cnn4]\ndataset: {name: synthetic, params: {sessions: three}}\n",

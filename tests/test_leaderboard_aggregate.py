@@ -17,7 +17,8 @@ def rec(uar, seed=0, model="cnn4", defense="standard", params=None, status="ok",
 
 
 def test_mean_std_over_seeds_failed_and_warnings_kept():
-    attack = {"type": "attack", "attack": {"name": "fgsm"}, "threat": {"domain": "feature", "norm": "linf", "eps": 0.01}}
+    attack = {"type": "attack", "attack": {"name": "fgsm"},
+              "threat": {"domain": "feature", "norm": "linf", "eps": 0.01}}
     (board,) = build_boards([
         rec(0.6, seed=0), rec(0.8, seed=1), rec(0.3, cond=attack, warnings=["flag"]),
         rec(None, seed=1, cond=attack, status="failed"), rec(0.9, model="vgg16"),

@@ -27,7 +27,8 @@ def column_of(condition: dict[str, Any]) -> tuple[tuple, str]:
         name = f"{condition['attack']['name']}←{condition['source']['model']['name']}"
     else:
         name = condition["attack"]["name"]
-    suffix = "" if (threat["domain"], threat["norm"]) == ("feature", "linf") else f" {threat['domain']}/{threat['norm']}"
+    default = (threat["domain"], threat["norm"]) == ("feature", "linf")
+    suffix = "" if default else f" {threat['domain']}/{threat['norm']}"
     return (1, name, threat["domain"], threat["norm"], threat["eps"]), f"{name}{suffix} {threat['eps']:g}"
 
 
