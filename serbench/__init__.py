@@ -36,6 +36,7 @@ def __getattr__(name: str):  # lazy: importing serbench must not import torch-he
         "SERModel": "serbench.models.base",
         "Attack": "serbench.attacks.base", "ThreatModel": "serbench.attacks.base",
         "input_gradient": "serbench.attacks.base",
+        "library_attack_class": "serbench.attacks.library",
         "check_budget": "serbench.attacks.budget", "perturbation": "serbench.attacks.budget",
         "Defense": "serbench.defenses.base", "TrainBatch": "serbench.defenses.base",
         "Noise": "serbench.noises.base", "mix_at_snr": "serbench.noises.base",
@@ -53,5 +54,5 @@ __all__ = [
     "DuplicateComponentError",
     "Corpus", "GeneratedCorpus", "Utterance", "Fold", "leave_one_session_out", "leave_one_speaker_out",
     "speaker_kfold", "read_audio", "SERModel", "Attack", "ThreatModel", "input_gradient",
-    "check_budget", "perturbation", "Defense", "TrainBatch", "Noise", "mix_at_snr",
+    "library_attack_class", "check_budget", "perturbation", "Defense", "TrainBatch", "Noise", "mix_at_snr",
 ]

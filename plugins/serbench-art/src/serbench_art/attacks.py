@@ -10,7 +10,6 @@ budget check rejects it.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from importlib import metadata
 from typing import Any
@@ -185,34 +184,11 @@ class ArtEvasion(_ArtAttack):
     def __init__(self, eps: float = 0.0, norm: str = "linf", domain: str = "feature", cls: str = "",
                  project: bool = False, seed: int = 0, **kwargs: Any) -> None:
         super().__init__(eps=eps, norm=norm, domain=domain)
-        classes = _evasion_classes()
-        if not cls:
-            raise serbench.SerbenchError(
-                "attack 'art.evasion' needs params.cls, the class name of an ART evasion attack, "
-                "e.g. cls: ProjectedGradientDescent"
-            )
-        if cls not in classes:
-            close = difflib.get_close_matches(cls, classes, n=3, cutoff=0.5)
-            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            raise serbench.SerbenchError(
-                f"attack 'art.evasion': {cls!r} is not an ART {ART_VERSION} evasion attack{hint}"
-            )
-        self.cls, self.attack_class = cls, classes[cls]
-        self.signature = inspect.signature(self.attack_class.__init__).parameters
-        first = next(iter(list(self.signature)[1:]), "estimator")
-        taken = sorted({"eps", "norm", first} & set(kwargs))
-        if taken:
-            raise serbench.SerbenchError(
-                f"attack 'art.evasion' ({cls}): {taken[0]!r} is set by serbench (threat model / model); "
-                "remove it from params"
-            )
-        if not any(p.kind is p.VAR_KEYWORD for p in self.signature.values()):
-            unknown = sorted(set(kwargs) - set(self.signature))
-            if unknown:
-                allowed = ", ".join(p for p in list(self.signature)[2:] if p not in ("eps", "norm"))
-                raise serbench.SerbenchError(
-                    f"attack 'art.evasion': ART's {cls} has no parameter {unknown[0]!r}; its parameters: {allowed}"
-                )
+        # ART's first constructor argument is the estimator (named estimator or classifier): serbench's.
+        self.attack_class, self.signature = serbench.library_attack_class(
+            "art.evasion", cls, _evasion_classes(), f"an ART {ART_VERSION} evasion attack",
+            "ProjectedGradientDescent", kwargs, {"eps", "norm", "estimator", "classifier"})
+        self.cls = cls
         self.kwargs, self.project_output, self.seed = dict(kwargs), bool(project), int(seed)
 
     def build(self, classifier: Any, x: torch.Tensor) -> EvasionAttack:

@@ -9,7 +9,6 @@ same name; eps and step sizes are in the domain's units and converted.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -189,33 +188,10 @@ class TorchattacksGeneric(_TorchattacksAttack):
     def __init__(self, eps: float = 0.0, norm: str = "linf", domain: str = "feature", cls: str = "",
                  project: bool = False, seed: int = 0, **kwargs: Any) -> None:
         super().__init__(eps=eps, norm=norm, domain=domain)
-        classes = _attack_classes()
-        if not cls:
-            raise serbench.SerbenchError(
-                "attack 'torchattacks.generic' needs params.cls, the class name of a torchattacks attack, "
-                "e.g. cls: MIFGSM"
-            )
-        if cls not in classes:
-            close = difflib.get_close_matches(cls, classes, n=3, cutoff=0.5)
-            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            raise serbench.SerbenchError(
-                f"attack 'torchattacks.generic': {cls!r} is not a torchattacks {TORCHATTACKS_VERSION} attack{hint}"
-            )
-        self.cls, self.attack_class = cls, classes[cls]
-        self.signature = inspect.signature(self.attack_class.__init__).parameters
-        taken = sorted({"model", "eps", "norm"} & set(kwargs))
-        if taken:
-            raise serbench.SerbenchError(
-                f"attack 'torchattacks.generic' ({cls}): {taken[0]!r} is set by serbench (threat model / model); "
-                "remove it from params"
-            )
-        unknown = sorted(set(kwargs) - set(self.signature))
-        if unknown and not any(p.kind is p.VAR_KEYWORD for p in self.signature.values()):
-            allowed = ", ".join(p for p in list(self.signature)[2:] if p not in ("eps", "norm"))
-            raise serbench.SerbenchError(
-                f"attack 'torchattacks.generic': torchattacks' {cls} has no parameter {unknown[0]!r}; "
-                f"its parameters: {allowed}"
-            )
+        self.attack_class, self.signature = serbench.library_attack_class(
+            "torchattacks.generic", cls, _attack_classes(), f"a torchattacks {TORCHATTACKS_VERSION} attack",
+            "MIFGSM", kwargs, {"model", "eps", "norm"})
+        self.cls = cls
         self.kwargs, self.project_output, self.seed = dict(kwargs), bool(project), int(seed)
 
     def build(self, model: nn.Module, scale: float) -> TorchattacksAttack:
