@@ -1,4 +1,4 @@
-"""Front end: waveform -> log-Mel features -> [0, 1], differentiable end to end.
+"""Front end: waveform -> log-Mel (or log linear-STFT) features -> [0, 1], differentiable end to end.
 
 Runs with torchaudio on the model's device so waveform-domain attacks get
 gradients through it. The scaler's statistics are fitted on the training
@@ -22,8 +22,10 @@ FEATURE_RANGE = (0.0, 1.0)
 
 @dataclass(frozen=True)
 class FrontendConfig:
-    """Log-Mel parameters. Mel scale and norm follow librosa's defaults (slaney)."""
+    """Front-end parameters. ``kind`` is ``log-mel`` (Mel scale and norm as librosa's defaults, slaney)
+    or ``stft`` (log power linear spectrogram keeping the lowest ``n_bins`` frequency bins)."""
 
+    kind: str = "log-mel"
     sample_rate: int = 16000
     n_fft: int = 512
     win_length: int = 512
@@ -36,14 +38,38 @@ class FrontendConfig:
     # (Ren et al. use the plain log-Mel); with it, white noise at 20 dB SNR already sits above the floor
     # of every training utterance and clean-trained models collapse, which hides the SNR trend.
     top_db: float | None = None
+    window_fn: str = "hann"
+    n_bins: int | None = None  # stft only: the spectrogram's height (None: every bin up to Nyquist)
+
+    def __post_init__(self) -> None:
+        if self.kind not in FRONTEND_KINDS:
+            raise SerbenchError(f"front end: unknown kind {self.kind!r}; use {' or '.join(FRONTEND_KINDS)}")
+        if self.window_fn not in WINDOWS:
+            raise SerbenchError(f"front end: unknown window_fn {self.window_fn!r}; use {' or '.join(WINDOWS)}")
+        if self.n_bins is not None and not 0 < self.n_bins <= self.n_fft // 2 + 1:
+            raise SerbenchError(f"front end: n_bins {self.n_bins} must be in 1..n_fft/2+1 = {self.n_fft // 2 + 1}")
+
+    @property
+    def height(self) -> int:
+        """Number of feature rows the front end produces."""
+        if self.kind == "log-mel":
+            return self.n_mels
+        return self.n_bins or self.n_fft // 2 + 1
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+FRONTEND_KINDS = ("log-mel", "stft")
+WINDOWS = {"hann": torch.hann_window, "hamming": torch.hamming_window}
+
 PRESETS: dict[str, FrontendConfig] = {
     # Ren et al. 2020: 16 kHz, window 512, hop 256, 64 Mel bins.
     "ren2020": FrontendConfig(),
+    # Latif et al. 2020: STFT spectrogram, Hamming window 25 ms, shift 10 ms, height 128. The paper does not
+    # say how the height is reached; serbench keeps the lowest 128 bins of a 400-point STFT (0-5.1 kHz).
+    "latif2020": FrontendConfig(kind="stft", n_fft=400, win_length=400, hop_length=160, window_fn="hamming",
+                                n_bins=128),
 }
 
 
@@ -57,25 +83,38 @@ def frontend_config(preset: str = "ren2020", **overrides: Any) -> FrontendConfig
 
 
 class LogMel(nn.Module):
-    """(B, samples) waveform -> (B, 1, n_mels, frames) log power Mel spectrogram (dB)."""
+    """(B, samples) waveform -> (B, 1, height, frames) log power spectrogram (dB), Mel or linear.
+
+    The name is historical: with ``kind="stft"`` the Mel filterbank is skipped and the
+    lowest ``n_bins`` linear-frequency bins are kept (Latif et al.'s spectrogram).
+    """
 
     def __init__(self, config: FrontendConfig | None = None) -> None:
         super().__init__()
         self.config = config or FrontendConfig()
         c = self.config
-        self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=c.sample_rate, n_fft=c.n_fft, win_length=c.win_length, hop_length=c.hop_length,
-            f_min=c.f_min, f_max=c.f_max, n_mels=c.n_mels, power=2.0, norm="slaney", mel_scale="slaney",
-            center=True, pad_mode="reflect",
-        )
+        stft = dict(n_fft=c.n_fft, win_length=c.win_length, hop_length=c.hop_length, window_fn=WINDOWS[c.window_fn],
+                    power=2.0, center=True, pad_mode="reflect")
+        if c.kind == "log-mel":
+            self.spectrogram = torchaudio.transforms.MelSpectrogram(
+                sample_rate=c.sample_rate, f_min=c.f_min, f_max=c.f_max, n_mels=c.n_mels, norm="slaney",
+                mel_scale="slaney", **stft)
+        else:
+            self.spectrogram = torchaudio.transforms.Spectrogram(**stft)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        spec = self.mel(wave.float())
+        spec = self.spectrogram(wave.float())
+        if self.config.kind == "stft" and self.config.n_bins is not None:
+            spec = spec[..., : self.config.n_bins, :]
         db = 10.0 * torch.log10(spec.clamp_min(self.config.log_floor))
         if self.config.top_db is not None:
             floor = db.amax(dim=(-2, -1), keepdim=True) - self.config.top_db
             db = torch.maximum(db, floor)
         return db.unsqueeze(1)
+
+    def num_frames(self, num_samples: int) -> int:
+        """Frames for a waveform of ``num_samples`` (centred STFT)."""
+        return 1 + num_samples // self.config.hop_length
 
 
 class MinMaxScaler(nn.Module):

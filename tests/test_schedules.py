@@ -55,3 +55,42 @@ def test_unknown_schedule_fields_are_refused():
         schedule("ren2020", iteratons=5)
     with pytest.raises(SerbenchError, match="unknown training schedule"):
         schedule("adam")
+
+
+def test_final_model_schedule_needs_a_fixed_budget_and_no_plateau():
+    assert not schedule("ren2020", fit_on="train+valid").selects_on_valid
+    with pytest.raises(SerbenchError, match="training.fit_on: train\\+valid leaves no validation"):
+        schedule("latif2020", fit_on="train+valid")
+    with pytest.raises(SerbenchError, match="unknown value 'dev'"):
+        schedule("ren2020", fit_on="dev")
+
+
+def test_a_final_model_spec_refuses_to_score_its_own_training_data():
+    from serbench.bench.spec import parse_spec
+    from serbench.errors import SpecError
+
+    spec = {"dataset": "synthetic", "models": ["cnn4.small"], "partitions": ["test", "valid"],
+            "training": {"schedule": "ren2020", "fit_on": "train+valid"}}
+    with pytest.raises(SpecError, match=r"<spec>: partitions\[1\]: valid is training data"):
+        parse_spec(spec)
+
+
+@pytest.mark.slow
+def test_final_model_is_fitted_on_train_and_valid_without_selection(tmp_path):
+    from serbench.bench.runner import LocalRunner
+    from serbench.bench.spec import parse_spec
+    from serbench.bench.store import Store
+
+    spec = parse_spec({
+        "dataset": {"name": "synthetic", "params": {"utterances_per_class": 4, "seed": 5}, "folds": [0]},
+        "frontend": {"seconds": 1.0},
+        "training": {"schedule": "ren2020", "iterations": 12, "eval_every": 5, "fit_on": "train+valid"},
+        "models": ["cnn4.small"],
+    })
+    store = Store(tmp_path)
+    assert LocalRunner(spec, store, device="cpu").run().ok
+    (train,) = [r for r in store.records() if r["kind"] == "train"]
+    assert train["data"]["fit_on"] == "train+valid"
+    assert train["data"]["train_expanded"] == train["data"]["train"] + train["data"]["valid"]
+    assert train["metrics"]["best_valid_uar"] is None and train["timings"]["best_iteration"] == 12
+    assert [h["iteration"] for h in train["history"]] == [5, 10, 12]

@@ -31,6 +31,7 @@ from serbench.attacks import masking
 from serbench.attacks.base import input_gradient
 from serbench.attacks.ensemble import robust_accuracy, robust_uar
 from serbench.engine.evaluate import evaluate_attack, evaluate_predictions, predict
+from serbench.engine.lengths import LengthGroup, PadOrCrop, Segments, group_waves, length_policy, scatter
 from serbench.engine.schedules import Schedule
 from serbench.engine.train import train
 from serbench.errors import SerbenchError
@@ -93,44 +94,56 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
 
 
+Groups = list[tuple[torch.Tensor, torch.Tensor]]  # (positions in the partition, inputs) per length group
+
+
 class _TrainedModel:
-    """A trained model with the front end and scaler it was trained behind, plus the fold's test data."""
+    """A trained model with the front end and scaler it was trained behind, plus the fold's test data.
+
+    ``eval_model`` is what every evaluation and attack sees: the model itself under pad/crop, the
+    window-averaging :class:`SegmentedClassifier` around it under Latif et al.'s segments.
+    """
 
     def __init__(self, corpus: Corpus, model: torch.nn.Module, frontend: LogMel, scaler: MinMaxScaler,
                  partitions: dict[str, fold_data.Partition], device: torch.device,
-                 raw_features: Callable[[str], torch.Tensor]) -> None:
+                 raw_features: Callable[[str], list[torch.Tensor]], policy: PadOrCrop | Segments) -> None:
         self.corpus, self.model, self.frontend, self.scaler = corpus, model, frontend, scaler
         self.raw_features = raw_features
         self.partitions, self.device = partitions, device
-        self.pipeline = FeaturePipeline(frontend, scaler, model).to(device).eval()
-        self._features: dict[str, torch.Tensor] = {}
+        self.eval_model = policy.eval_model(model).to(device).eval()
+        self.pipeline = FeaturePipeline(frontend, scaler, self.eval_model).to(device).eval()
+        self._features: dict[str, list[torch.Tensor]] = {}
         self._clean_logits: dict[str, torch.Tensor] = {}
         self._checks: dict[tuple[str, str], list[str]] = {}
 
-    def attacked(self, part: str, domain: str) -> tuple[torch.nn.Module, torch.Tensor]:
-        """The model an attack in ``domain`` sees, and the inputs in that domain."""
+    def attacked(self, part: str, domain: str) -> tuple[torch.nn.Module, Groups]:
+        """The model an attack in ``domain`` sees, and the inputs in that domain, per length group."""
+        groups = self.partitions[part].groups
         if domain == "feature":
-            return self.model, self.features(part)
-        return self.pipeline, self.partitions[part].waves.to(self.device)
+            return self.eval_model, [(g.index, x) for g, x in zip(groups, self.features(part))]
+        return self.pipeline, [(g.index, g.waves.to(self.device)) for g in groups]
 
     def masking_checks(self, part: str, domain: str) -> list[str]:
         """AutoAttack-style sanity checks of the model itself, once per partition and domain."""
         if (part, domain) not in self._checks:
-            model, x = self.attacked(part, domain)
-            x, y = x[:64], self.partitions[part].labels[:64].to(self.device)
+            model, groups = self.attacked(part, domain)
+            index, x = groups[0]
+            x, y = x[:64], self.partitions[part].labels[index[:64]].to(self.device)
             found = [masking.zero_gradients(input_gradient(model, x, y)),
                      masking.nondeterministic_forward(model, x)]
             self._checks[(part, domain)] = [w for w in found if w]
         return self._checks[(part, domain)]
 
-    def features(self, part: str) -> torch.Tensor:
+    def features(self, part: str) -> list[torch.Tensor]:
         if part not in self._features:
-            self._features[part] = self.scaler(self.raw_features(part))
+            self._features[part] = [self.scaler(f) for f in self.raw_features(part)]
         return self._features[part]
 
     def clean_logits(self, part: str) -> torch.Tensor:
         if part not in self._clean_logits:
-            self._clean_logits[part] = predict(self.model, self.features(part))
+            groups = self.partitions[part].groups
+            logits = [predict(self.eval_model, x) for x in self.features(part)]
+            self._clean_logits[part] = scatter(groups, logits, len(self.partitions[part]))
         return self._clean_logits[part]
 
 
@@ -244,32 +257,33 @@ class LocalRunner:
         spec = tc.spec
         corpus = self._corpus_for(tc)
         fold = corpus.fold(spec["dataset"]["protocol"], spec["dataset"]["fold"])
-        fe = {k: v for k, v in spec["frontend"].items() if k != "seconds"}
+        fe = {k: v for k, v in spec["frontend"].items() if k not in ("seconds", "segments")}
         frontend = LogMel(FrontendConfig(**fe))
         if frontend.config.sample_rate != corpus.sample_rate:
             raise SerbenchError(
                 f"front end expects {frontend.config.sample_rate} Hz but corpus {corpus.name!r} delivers "
                 f"{corpus.sample_rate} Hz; set the dataset's sample_rate param"
             )
-        num_samples = int(round(spec["frontend"]["seconds"] * corpus.sample_rate))
+        policy = length_policy(spec["frontend"], corpus.sample_rate)
         self.progress("prepare", {"label": f"{corpus.name} fold {fold.name}"})
-        # Decoded, resampled, padded waveforms and their log-Mel features are cached on disk by corpus
-        # content, utterance ids, front end and length policy, so a matrix decodes every file once.
+        # Decoded, resampled, padded waveforms and their features are cached on disk by corpus content,
+        # utterance ids, front end and length, so a matrix decodes every file once.
         cache = FeatureCache(self.store.root / "cache")
-        length = {"policy": "pad_or_crop", "samples": num_samples}
-        partitions = {}
-        for part in ("train", "valid", "test"):
-            ids = list(fold.partition(part))
-            labels = torch.tensor([corpus.label_index(corpus[i].label) for i in ids], dtype=torch.long)
-            waves = cache.get_or_compute(
-                feature_key(corpus, ids, {"waveform": corpus.sample_rate}, length),
-                lambda ids=ids: fold_data.stack(ids, *fold_data.load_waves(corpus, ids), num_samples).waves)
-            partitions[part] = fold_data.Partition(ids, waves, labels)
+        partitions = {part: _load_partition(corpus, list(fold.partition(part)), policy, cache)
+                      for part in ("train", "valid", "test")}
+        features_of: dict[str, list[torch.Tensor]] = {}
 
-        def raw_features(part: str) -> torch.Tensor:
-            key = feature_key(corpus, partitions[part].ids, frontend.config.as_dict(), length)
-            compute = lambda: fold_data.compute_features(frontend, partitions[part].waves, self.device).cpu()  # noqa: E731
-            return cache.get_or_compute(key, compute).to(self.device)
+        def raw_features(part: str) -> list[torch.Tensor]:
+            if part not in features_of:
+                out = []
+                for g in partitions[part].groups:
+                    ids = [partitions[part].ids[i] for i in g.index.tolist()]
+                    key = feature_key(corpus, ids, frontend.config.as_dict(),
+                                      {"policy": "pad_or_crop", "samples": g.waves.shape[1]})
+                    compute = lambda g=g: fold_data.compute_features(frontend, g.waves, self.device).cpu()  # noqa: E731
+                    out.append(cache.get_or_compute(key, compute).to(self.device))
+                features_of[part] = out
+            return features_of[part]
 
         seed_everything(spec["seed"])
         model = registry("models").create(spec["model"]["name"], num_classes=len(corpus.labels),
@@ -281,26 +295,48 @@ class LocalRunner:
             scaler = MinMaxScaler(cached["scaler"]["low"], cached["scaler"]["high"])
             self.progress("train_cached", {"key": tc.key})
         else:
-            scaler = fold_data.fit_scaler(raw_features("train"))
+            sched = Schedule(**spec["training"])
+            # Ren et al.'s final models are fitted on train + dev for the fixed budget, without selection.
+            fit_parts = ["train"] if sched.selects_on_valid else ["train", "valid"]
+            scaler = fold_data.fit_scaler([f for p in fit_parts for f in raw_features(p)])
             defense = registry("defenses").create(spec["defense"]["name"], **spec["defense"]["params"])
             if type(defense).expand_training_set is Defense.expand_training_set:
-                train_part, x_train = partitions["train"], scaler(raw_features("train"))
+                train_groups = [g for p in fit_parts for g in partitions[p].groups]
+                labels_of = [partitions[p].labels[g.index] for p in fit_parts for g in partitions[p].groups]
+                train_feats = [scaler(f) for p in fit_parts for f in raw_features(p)]
             else:  # waveform augmentations work on the decoded, unpadded audio
                 rng = np.random.default_rng(spec["seed"])
-                train_waves, train_labels = fold_data.load_waves(corpus, fold.train)
-                train_waves, train_labels = defense.expand_training_set(train_waves, train_labels,
-                                                                         corpus.sample_rate, rng)
-                train_part = fold_data.stack([f"aug{i}" for i in range(len(train_waves))], train_waves,
-                                             train_labels, num_samples)
-                x_train = scaler(fold_data.compute_features(frontend, train_part.waves, self.device))
-            x_valid = scaler(raw_features("valid"))
-            sched = Schedule(**spec["training"])
+                fit_ids = [i for p in fit_parts for i in fold.partition(p)]
+                train_waves, labels_list = fold_data.load_waves(corpus, fit_ids)
+                train_waves, labels_list = defense.expand_training_set(train_waves, labels_list,
+                                                                        corpus.sample_rate, rng)
+                train_groups = group_waves(policy, train_waves)
+                labels_of = [torch.tensor(labels_list, dtype=torch.long)[g.index] for g in train_groups]
+                train_feats = [scaler(fold_data.compute_features(frontend, g.waves, self.device))
+                               for g in train_groups]
+            inputs = [policy.training_inputs(f, y.to(self.device)) for f, y in zip(train_feats, labels_of)]
+            x_train = torch.cat([x for x, _ in inputs])
+            y_train = torch.cat([y for _, y in inputs])
+            n_train = sum(len(g.index) for g in train_groups)
+            valid = partitions["valid"]
+            x_valid, valid_logits = None, None
+            if not sched.selects_on_valid:
+                pass  # nothing held out to select on
+            elif isinstance(policy, PadOrCrop):
+                x_valid = scaler(raw_features("valid")[0])
+            else:
+                x_valid_groups = [scaler(f) for f in raw_features("valid")]
+
+                def valid_logits(m: torch.nn.Module) -> torch.Tensor:
+                    seg = policy.eval_model(m)
+                    return scatter(valid.groups, [predict(seg, x) for x in x_valid_groups], len(valid))
             label = f"train {spec['model']['name']} + {spec['defense']['name']} (fold {fold.name}, seed {spec['seed']})"
             self.progress("train_start", {"label": label, "total": 0})
             result = train(
-                model, defense, x_train, train_part.labels.to(self.device), x_valid,
-                partitions["valid"].labels.to(self.device), sched, spec["seed"], len(corpus.labels),
+                model, defense, x_train, y_train, x_valid,
+                valid.labels.to(self.device), sched, spec["seed"], len(corpus.labels),
                 progress=lambda it, tot, info: self.progress("train_step", {"it": it, "total": tot, **info}),
+                valid_logits=valid_logits,
             )
             self.progress("train_end", {"label": label})
             self.store.save_checkpoint(tc.key, {"model": result.state_dict, "scaler": scaler.state()})
@@ -310,10 +346,13 @@ class LocalRunner:
                 "timings": {**result.summary(), "adversarial_batches": getattr(defense, "adversarial_batches", None)},
                 "history": result.history, "warnings": [], "env": env,
                 "created": _now(),
-                "data": {part: len(p) for part, p in partitions.items()} | {"train_expanded": len(train_part)},
+                "data": {part: len(p) for part, p in partitions.items()}
+                | {"fit_on": sched.fit_on, "train_expanded": n_train, "train_inputs": len(x_train),
+                   "length": policy.describe()},
             })
         model.eval()
-        return _TrainedModel(corpus, model, frontend, scaler.to(self.device), partitions, self.device, raw_features)
+        return _TrainedModel(corpus, model, frontend, scaler.to(self.device), partitions, self.device, raw_features,
+                             policy)
 
     def _evaluate(self, e: EvalCell, tm: _TrainedModel, env: dict[str, Any]) -> dict[str, Any]:
         part = tm.partitions[e.partition]
@@ -328,13 +367,15 @@ class LocalRunner:
             noise = registry("noises").create(cond["noise"]["name"], **cond["noise"]["params"])
             seed = e.train.spec["seed"]
             rng = np.random.default_rng([seed, 7, int(round(cond["snr_db"] * 1000)) % 2**31])
-            n_samples = part.waves.shape[1]
-            noise_waves = torch.from_numpy(np.stack([
-                np.asarray(noise.sample(n_samples, tm.corpus.sample_rate, rng), dtype=np.float32)
-                for _ in range(len(part))]))
-            noisy = mix_at_snr(part.waves, noise_waves, cond["snr_db"])
-            x = tm.scaler(fold_data.compute_features(tm.frontend, noisy, self.device))
-            metrics = evaluate_predictions(y, predict(tm.model, x), labels)
+            logits = []
+            for g in part.groups:
+                noise_waves = torch.from_numpy(np.stack([
+                    np.asarray(noise.sample(g.waves.shape[1], tm.corpus.sample_rate, rng), dtype=np.float32)
+                    for _ in range(len(g.index))]))
+                noisy = mix_at_snr(g.waves, noise_waves, cond["snr_db"])
+                x = tm.scaler(fold_data.compute_features(tm.frontend, noisy, self.device))
+                logits.append(predict(tm.eval_model, x))
+            metrics = evaluate_predictions(y, scatter(part.groups, logits, len(part)), labels)
         elif cond["type"] in ("attack", "transfer"):
             threat = cond["threat"]
             attack = registry("attacks").create(cond["attack"]["name"], **cond["attack"]["params"], **threat)
@@ -415,3 +456,33 @@ def _reason(exc: BaseException) -> str:
     if os.environ.get("SERBENCH_DEBUG"):
         traceback.print_exc()
     return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def _load_partition(corpus: Corpus, ids: list[str], policy: PadOrCrop | Segments,
+                    cache: FeatureCache) -> fold_data.Partition:
+    """One partition's waveforms in the policy's length groups, decoded at most once (cached on disk)."""
+    labels = torch.tensor([corpus.label_index(corpus[i].label) for i in ids], dtype=torch.long)
+    rate = {"waveform": corpus.sample_rate}
+    decoded: list[list[np.ndarray]] = []
+
+    def decode() -> list[np.ndarray]:
+        if not decoded:
+            decoded.append(fold_data.load_waves(corpus, ids)[0])
+        return decoded[0]
+
+    if isinstance(policy, PadOrCrop):
+        lengths = [policy.samples] * len(ids)  # no need to know them
+    else:
+        lengths = cache.get_or_compute(feature_key(corpus, ids, rate, {"policy": "lengths"}),
+                                       lambda: torch.tensor([len(w) for w in decode()])).tolist()
+    groups = []
+    for index, samples in policy.group_lengths(lengths):
+        group_ids = [ids[i] for i in index]
+
+        def compute(index=index, samples=samples) -> torch.Tensor:
+            return group_waves(PadOrCrop(samples), [decode()[i] for i in index])[0].waves
+
+        key = feature_key(corpus, group_ids, rate, {"policy": "pad_or_crop", "samples": samples})
+        waves = cache.get_or_compute(key, compute)
+        groups.append(LengthGroup(torch.tensor(index, dtype=torch.long), waves))
+    return fold_data.Partition(ids, labels, groups)

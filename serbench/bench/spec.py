@@ -14,6 +14,12 @@ Example (``benchmarks/quickstart.yaml``)::
     noises:
       - {name: white, snr: [20, 10, 0]}
 
+Front end: ``preset`` (``ren2020`` log-Mel, ``latif2020`` STFT spectrogram) with
+overrides; ``seconds`` pads/crops every utterance (Ren et al.), or, with
+``segments: {window: 256, hop: 256}``, caps the audio kept and the model is
+trained on windows of frames whose posteriors are averaged per utterance
+(Latif et al.). ``training.fit_on: train+valid`` fits Ren et al.'s final models.
+
 An axis item is a name or ``{name, params}``. Every component is resolved
 (plugins loaded) while the spec is read, so a bad name fails before any
 compute, with the file and field path in the message.
@@ -30,6 +36,7 @@ import yaml
 
 from serbench.attacks.base import ThreatModel
 from serbench.bench.cells import EvalCell, TrainCell
+from serbench.data.segments import WINDOW as SEGMENT_WINDOW
 from serbench.engine.schedules import Schedule, schedule
 from serbench.errors import SerbenchError, SpecError
 from serbench.features import FrontendConfig, frontend_config
@@ -89,6 +96,7 @@ class Spec:
     description: str = ""
     worst_case: bool = False
     transfer: list[TransferAxis] = field(default_factory=list)
+    segments: dict[str, int] | None = None  # Latif et al.'s windows; None = Ren et al.'s pad/crop
 
     # -- expansion ----------------------------------------------------------------
     def train_cells(self, fold_counts: dict[int, int] | None = None) -> list[TrainCell]:
@@ -108,11 +116,16 @@ class Spec:
                                 "dataset": {**d.resolved.identity(), "protocol": d.protocol, "fold": fold},
                                 "model": m.identity(),
                                 "defense": df.identity(),
-                                "frontend": {**self.frontend.as_dict(), "seconds": self.seconds},
+                                "frontend": self.frontend_spec(),
                                 "training": self.training.as_dict(),
                                 "seed": seed,
                             }))
         return cells
+
+    def frontend_spec(self) -> dict[str, Any]:
+        """The front end as a train cell records it: features, length policy (``seconds``, ``segments``)."""
+        spec = {**self.frontend.as_dict(), "seconds": self.seconds}
+        return spec if self.segments is None else {**spec, "segments": dict(self.segments)}
 
     def eval_cells(self, train: TrainCell) -> list[EvalCell]:
         cells = []
@@ -251,6 +264,21 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
     fe = dict(r.mapping(data.get("frontend", {}) or {}, "frontend"))
     preset = fe.pop("preset", "ren2020")
     seconds = r.number(fe.pop("seconds", 3.0), "frontend.seconds", minimum=0.1)
+    segments = None
+    if "segments" in fe:
+        raw_seg = fe.pop("segments")
+        raw_seg = {} if raw_seg is True else dict(r.mapping(raw_seg, "frontend.segments"))
+        unknown_seg = sorted(set(raw_seg) - {"window", "hop"})
+        if unknown_seg:
+            raise r.fail(f"frontend.segments.{unknown_seg[0]}", r._unknown_key(unknown_seg[0], {"window", "hop"}))
+        window = r.integer(raw_seg.get("window", SEGMENT_WINDOW), "frontend.segments.window")
+        hop = r.integer(raw_seg.get("hop", window), "frontend.segments.hop")
+        for key, value in (("window", window), ("hop", hop)):
+            if value < 1:
+                raise r.fail(f"frontend.segments.{key}", f"must be a positive number of frames, got {value}")
+        if hop > window:
+            raise r.fail("frontend.segments.hop", f"hop {hop} > window {window} would skip frames")
+        segments = {"window": window, "hop": hop}
     try:
         frontend = frontend_config(preset, **fe)
     except SerbenchError as exc:
@@ -259,7 +287,8 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
     tr = dict(r.mapping(data.get("training", {}) or {}, "training"))
     sched_name = tr.pop("schedule", "ren2020")
     for k, v in tr.items():
-        r.number(v, f"training.{k}", minimum=0)
+        if k != "fit_on":
+            r.number(v, f"training.{k}", minimum=0)
     try:
         training = schedule(sched_name, **tr)
     except SerbenchError as exc:
@@ -281,6 +310,9 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
     for i, p in enumerate(partitions):
         if p not in PARTITIONS:
             raise r.fail(f"partitions[{i}]", f"unknown partition {p!r}; use {' or '.join(PARTITIONS)}")
+        if p == "valid" and not training.selects_on_valid:
+            raise r.fail(f"partitions[{i}]", "valid is training data under training.fit_on: train+valid; "
+                                             "evaluate valid in a spec that fits on train")
 
     def attack_axis(item: Any, where: str) -> AttackAxis:
         if isinstance(item, str):
@@ -350,4 +382,5 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
         name=str(name), path=path, datasets=datasets, frontend=frontend, seconds=seconds, training=training,
         models=models, defenses=defenses, seeds=seeds, partitions=list(partitions), attacks=attacks,
         noises=noises, description=str(data.get("description", "")), worst_case=worst_case, transfer=transfer,
+        segments=segments,
     )

@@ -2,7 +2,9 @@
 
 Every window carries its utterance's label for training; at test time an
 utterance's posterior is the mean of its windows' posteriors. The pad/crop
-protocol (Ren et al., :func:`serbench.data.audio.pad_or_crop`) stays the default.
+protocol (Ren et al., :func:`serbench.data.audio.pad_or_crop`) stays the default;
+a spec turns segments on with ``frontend: {segments: {window: 256}}`` and
+:mod:`serbench.engine.lengths` applies them in training and every evaluation.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """A fold's audio as fixed-length tensors, and its features on the model's device.
 
-Length policy is Ren et al.'s pad/crop to a fixed number of samples; the
-scaler is fitted on the training partition's features only.
+A partition holds its waveforms in length groups (see :mod:`serbench.engine.lengths`):
+one group under Ren et al.'s pad/crop, one per window count under Latif et al.'s
+segments. The scaler is fitted on the training partition's features only.
 """
 
 from __future__ import annotations
@@ -13,19 +14,27 @@ import torch
 
 from serbench.data.audio import pad_or_crop
 from serbench.data.corpus import Corpus
+from serbench.engine.lengths import LengthGroup
 from serbench.features import LogMel, MinMaxScaler
 
 
 @dataclass
 class Partition:
-    """Waveforms (N, samples) on CPU, class indices (N,), and the utterance ids."""
+    """Utterance ids, class indices (N,), and the waveforms on CPU in length groups."""
 
     ids: list[str]
-    waves: torch.Tensor
     labels: torch.Tensor
+    groups: list[LengthGroup]
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def waves(self) -> torch.Tensor:
+        """(N, samples) in partition order; only where every utterance has one length (pad/crop)."""
+        if len(self.groups) != 1:
+            raise ValueError("this partition holds several lengths (segments); iterate over its groups")
+        return self.groups[0].waves
 
 
 def load_waves(corpus: Corpus, ids: tuple[str, ...] | list[str]) -> tuple[list[np.ndarray], list[int]]:
@@ -37,7 +46,8 @@ def load_waves(corpus: Corpus, ids: tuple[str, ...] | list[str]) -> tuple[list[n
 def stack(ids: list[str], waves: list[np.ndarray], labels: list[int], num_samples: int) -> Partition:
     """Pad/crop each waveform to ``num_samples`` and stack."""
     arr = np.stack([pad_or_crop(np.asarray(w, dtype=np.float32), num_samples) for w in waves])
-    return Partition(list(ids), torch.from_numpy(arr), torch.tensor(labels, dtype=torch.long))
+    group = LengthGroup(torch.arange(len(ids)), torch.from_numpy(arr))
+    return Partition(list(ids), torch.tensor(labels, dtype=torch.long), [group])
 
 
 @torch.no_grad()
@@ -49,5 +59,8 @@ def compute_features(frontend: LogMel, waves: torch.Tensor, device: torch.device
     return torch.cat(parts)
 
 
-def fit_scaler(train_features: torch.Tensor) -> MinMaxScaler:
-    return MinMaxScaler.fit(train_features)
+def fit_scaler(train_features: torch.Tensor | list[torch.Tensor]) -> MinMaxScaler:
+    """Min-max statistics over the training features (one tensor, or one per length group)."""
+    if isinstance(train_features, torch.Tensor):
+        return MinMaxScaler.fit(train_features)
+    return MinMaxScaler.fit(torch.stack([torch.stack([f.min(), f.max()]) for f in train_features]))

@@ -31,31 +31,38 @@ def evaluate_predictions(y: torch.Tensor, logits: torch.Tensor, labels: tuple[st
 
 
 def evaluate_attack(
-    name: str, attack: Attack, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-    clean_logits: torch.Tensor, labels: tuple[str, ...], batch_size: int = 128,
+    name: str, attack: Attack, model: nn.Module, x: torch.Tensor | list[tuple[torch.Tensor, torch.Tensor]],
+    y: torch.Tensor, clean_logits: torch.Tensor, labels: tuple[str, ...], batch_size: int = 128,
     target: nn.Module | None = None,
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Attack every batch, verify its budget, and measure; return metrics and per-utterance correctness.
 
     ``model`` maps the attacked domain to logits (for waveforms: the front end +
-    model pipeline) and ``x`` is in that domain. With ``target`` (a transfer,
-    black-box attack) the examples crafted on ``model`` are scored on
-    ``target``; ``clean_logits`` are then the target's.
+    model pipeline) and ``x`` is in that domain: one tensor in ``y``'s order, or
+    length groups ``[(positions, x_group), ...]`` (segment protocol). With
+    ``target`` (a transfer, black-box attack) the examples crafted on ``model``
+    are scored on ``target``; ``clean_logits`` are then the target's.
     """
     model.eval()
     target = model if target is None else target.eval()
-    preds, meas = [], {"linf": [], "l2": [], "snr_db": []}
+    groups = [(torch.arange(len(x)), x)] if isinstance(x, torch.Tensor) else x
+    pred_t = torch.full((len(y),), -1, dtype=torch.long)
+    meas: dict[str, list[torch.Tensor]] = {"linf": [], "l2": [], "snr_db": []}
     start = time.perf_counter()
-    for i in range(0, len(x), batch_size):
-        xb, yb = x[i : i + batch_size], y[i : i + batch_size]
-        x_adv = attack.generate(model, xb, yb)
-        m = check_budget(name, attack.threat, xb, x_adv)
-        for k in meas:
-            meas[k].append(m[k].cpu())
-        with torch.no_grad():
-            preds.append(target(x_adv).float().argmax(1).cpu())
+    for index, xg in groups:
+        for i in range(0, len(xg), batch_size):
+            rows = index[i : i + batch_size]
+            xb, yb = xg[i : i + batch_size], y[rows.to(y.device)]
+            x_adv = attack.generate(model, xb, yb)
+            m = check_budget(name, attack.threat, xb, x_adv)
+            for k in meas:
+                meas[k].append(m[k].cpu())
+            with torch.no_grad():
+                pred_t[rows.cpu()] = target(x_adv).float().argmax(1).cpu()
     seconds = time.perf_counter() - start
-    pred = torch.cat(preds).numpy()
+    if bool((pred_t < 0).any()):
+        raise ValueError("evaluate_attack: the groups do not cover every utterance")
+    pred = pred_t.numpy()
     y_np = y.cpu().numpy()
     metrics = classification_metrics(y_np, pred, labels)
     finite = lambda t: t[torch.isfinite(t)]  # noqa: E731 - SNR is inf where nothing changed
@@ -70,6 +77,6 @@ def evaluate_attack(
             "snr_db_min": float(snr.min()) if snr.numel() else None,
             "snr_db_mean": float(snr.mean()) if snr.numel() else None,
         },
-        "seconds_per_utterance": seconds / max(1, len(x)),
+        "seconds_per_utterance": seconds / max(1, len(y)),
     })
     return metrics, pred == y_np

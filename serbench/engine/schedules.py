@@ -4,6 +4,11 @@
 (10 000 in the paper). ``latif2020``: Adam 1e-3, halve the lr after 5 epochs
 without validation improvement, stop after 20 such epochs. Model selection
 always uses the validation partition, never test.
+
+``fit_on: train+valid`` is Ren et al.'s final model: trained on train and dev
+together for the fixed budget, with no selection (there is no held-out data
+left to select on); its dev figures are then in-sample, so a spec that sets it
+evaluates on test only.
 """
 
 from __future__ import annotations
@@ -33,10 +38,27 @@ class Schedule:
     # Validate every ``eval_every`` iterations (0 = once per epoch); keep the best on validation UAR.
     eval_every: int = 0
     weight_decay: float = 0.0
+    # Data the model is fitted on: "train" (select on valid) or "train+valid" (fixed budget, last weights).
+    fit_on: str = "train"
+
+    def __post_init__(self) -> None:
+        if self.fit_on not in FIT_ON:
+            raise SerbenchError(f"training.fit_on: unknown value {self.fit_on!r}; use {' or '.join(FIT_ON)}")
+        if self.fit_on == "train+valid" and (self.iterations <= 0 and self.max_epochs <= 0):
+            raise SerbenchError("training.fit_on: train+valid needs a fixed budget (iterations or max_epochs)")
+        if self.fit_on == "train+valid" and (self.plateau_patience or self.stop_patience):
+            raise SerbenchError("training.fit_on: train+valid leaves no validation data for plateau or early "
+                                "stopping; set plateau_patience and stop_patience to 0")
+
+    @property
+    def selects_on_valid(self) -> bool:
+        return self.fit_on == "train"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+
+FIT_ON = ("train", "train+valid")
 
 PRESETS: dict[str, Schedule] = {
     "ren2020": Schedule(name="ren2020", iterations=10_000, eval_every=500),

@@ -24,7 +24,7 @@ ProgressFn = Callable[[int, int, dict[str, float]], None]
 class TrainResult:
     state_dict: dict[str, torch.Tensor]
     best_iteration: int
-    best_valid_uar: float
+    best_valid_uar: float | None  # None: no selection (final model fitted on train + valid)
     iterations: int
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
@@ -52,14 +52,22 @@ def train(
     defense: Defense,
     x_train: torch.Tensor,
     y_train: torch.Tensor,
-    x_valid: torch.Tensor,
+    x_valid: torch.Tensor | None,
     y_valid: torch.Tensor,
     sched: Schedule,
     seed: int,
     num_classes: int,
     progress: ProgressFn | None = None,
+    valid_logits: Callable[[nn.Module], torch.Tensor] | None = None,
 ) -> TrainResult:
-    """Train ``model`` in place on device tensors; return the best-on-validation weights."""
+    """Train ``model`` in place on device tensors; return the best-on-validation weights.
+
+    Without validation data (``x_valid`` and ``valid_logits`` both None: a final model fitted on
+    train + valid) there is no selection: the weights after the last iteration are returned.
+
+    ``valid_logits(model)`` replaces ``predict(model, x_valid)`` where the validation decision is
+    not one forward pass per row (Latif et al.'s segments: mean posterior over an utterance's windows).
+    """
     device = x_train.device
     gen = torch.Generator(device="cpu").manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=sched.lr, weight_decay=sched.weight_decay)
@@ -67,7 +75,8 @@ def train(
     steps_per_epoch = math.ceil(n / sched.batch_size)
     total = total_iterations(sched, n)
     eval_every = sched.eval_every or steps_per_epoch
-    best = (-1.0, 0, copy.deepcopy(model.state_dict()))
+    selecting = x_valid is not None or valid_logits is not None
+    best = (-1.0, 0, copy.deepcopy(model.state_dict()) if selecting else {})
     since_best, since_decay, history = 0, 0, []
     start = time.perf_counter()
     order = torch.randperm(n, generator=gen)
@@ -88,8 +97,23 @@ def train(
         if sched.lr_decay != 1.0 and sched.lr_step and it % sched.lr_step == 0:
             for g in opt.param_groups:
                 g["lr"] *= sched.lr_decay
+        if not selecting:
+            if it == total or it % eval_every == 0:
+                history.append({"iteration": it, "loss": float(np.mean(losses)), "lr": opt.param_groups[0]["lr"]})
+                losses = []
+                if progress:
+                    progress(it, total, {})
+            elif progress and it % 10 == 0:
+                progress(it, total, {})
+            continue
         if it % eval_every == 0 or it == total:
-            preds = predict(model, x_valid).argmax(1).cpu().numpy()
+            if valid_logits is None:
+                logits = predict(model, x_valid)
+            else:
+                model.eval()
+                with torch.no_grad():
+                    logits = valid_logits(model)
+            preds = logits.argmax(1).cpu().numpy()
             valid_uar = uar(confusion(y_valid.cpu().numpy(), preds, num_classes))
             history.append({"iteration": it, "loss": float(np.mean(losses)), "valid_uar": valid_uar,
                             "lr": opt.param_groups[0]["lr"]})
@@ -110,6 +134,8 @@ def train(
                 break
         elif progress and it % 10 == 0:
             progress(it, total, {})
+    if not selecting:
+        best = (None, it, copy.deepcopy(model.state_dict()))
     model.load_state_dict(best[2])
     model.eval()
     return TrainResult(best[2], best[1], best[0], it, time.perf_counter() - start, history)

@@ -8,8 +8,8 @@ Protocol ``ren2020``: speakers split 24 / 22 / 22 into train / valid (Ren's
 "dev") / test, gender-balanced (consecutive blocks of a gender-interleaved
 order, deterministic; every speaker acts every class, so class balance
 follows). Ren et al. train the models they test on train + dev; this fold
-keeps dev as the validation partition, and a runner that wants Ren's final
-models retrains on ``fold.train + fold.valid`` itself. Ren's exact speaker
+keeps dev as the validation partition, and a spec asks for Ren's final models
+with ``training: {fit_on: train+valid}``. Ren's exact speaker
 lists are not published, so per-class counts differ from their Table 1.
 """
 
