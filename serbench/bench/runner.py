@@ -13,6 +13,7 @@ import platform
 import subprocess
 import time
 import traceback
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -21,7 +22,7 @@ import torch
 
 import serbench
 from serbench.bench.cells import EvalCell, TrainCell
-from serbench.bench.spec import Spec
+from serbench.bench.spec import Spec, dataset_identity
 from serbench.bench.store import Store
 from serbench.data.corpus import Corpus
 from serbench.data.feature_cache import FeatureCache, feature_key
@@ -50,6 +51,11 @@ class RunSummary:
     @property
     def ok(self) -> bool:
         return not self.failed
+
+    def add(self, other: "RunSummary") -> None:
+        self.computed += other.computed
+        self.cached += other.cached
+        self.failed.extend(other.failed)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -190,49 +196,82 @@ class LocalRunner:
     def _corpus_for(self, cell: TrainCell) -> Corpus:
         ident = {k: v for k, v in cell.spec["dataset"].items() if k not in ("protocol", "fold")}
         for i, d in enumerate(self.spec.datasets):
-            if d.resolved.identity() == ident:
+            if dataset_identity(d.resolved) == ident:
                 return self.corpus(i)
         raise AssertionError("train cell names a dataset the spec does not have")
 
     # -- the run ------------------------------------------------------------------
+    def plan(self) -> list[tuple[TrainCell, list[EvalCell]]]:
+        """Every train cell with its eval cells, in spec order (``exclude`` applied)."""
+        return [(tc, self.spec.eval_cells(tc)) for tc in self.train_cells()]
+
     def run(self) -> RunSummary:
-        summary = RunSummary()
         start = time.perf_counter()
-        cells = self.train_cells()
-        plan = [(tc, self.spec.eval_cells(tc)) for tc in cells]
-        total = sum(len(evals) for _, evals in plan)
-        self.progress("start", {"cells": total, "train_cells": len(plan)})
-        env = environment(self.device)
-        for tc, evals in plan:
-            todo = [e for e in evals if self._needs(e.key)]
-            summary.cached += len(evals) - len(todo)
-            self.progress("cached", {"n": len(evals) - len(todo)})
-            if not todo:
-                continue
-            try:
-                trained = self._trained(tc, env)
-            except Exception as exc:  # recorded per cell; the run goes on with other cells
-                reason = _reason(exc)
-                for e in todo:
-                    self._write_failed(e, reason, env)
-                    summary.failed.append((self._describe(e), reason))
-                    self.progress("cell", {"label": self._describe(e), "status": "failed"})
-                continue
-            for e in todo:
-                try:
-                    rec = self._evaluate(e, trained, env)
-                    self.store.write(rec)
-                    summary.computed += 1
-                    self.progress("cell", {"label": self._describe(e), "status": "ok",
-                                           "uar": rec["metrics"]["uar"]})
-                except Exception as exc:
-                    reason = _reason(exc)
-                    self._write_failed(e, reason, env)
-                    summary.failed.append((self._describe(e), reason))
-                    self.progress("cell", {"label": self._describe(e), "status": "failed"})
-            self._cross_cell_warnings(evals)
-            self._trained_models.clear()  # keep memory flat across a long matrix
+        plan = self.plan()
+        self.progress("start", {"cells": sum(len(evals) for _, evals in plan), "train_cells": len(plan)})
+        self.store.remove_stale_temp_files()
+        summary = self.execute(plan, environment(self.device))
         summary.seconds = time.perf_counter() - start
+        return summary
+
+    def execute(self, plan: list[tuple[TrainCell, list[EvalCell]]], env: dict[str, Any],
+                poll_s: float = 0.5) -> RunSummary:
+        """Run ``plan`` holding each train cell's lock; a cell another run holds is retried after the rest."""
+        summary = RunSummary()
+        queue = deque(plan)
+        deferred = 0
+        while queue:
+            tc, evals = queue.popleft()
+            if not any(self._needs(e.key) for e in evals):
+                summary.cached += len(evals)
+                self.progress("cached", {"n": len(evals)})
+                deferred = 0
+                continue
+            lock = self.store.lock(tc.key)
+            if not lock.try_acquire():  # another run or worker has it: do the others first, then wait
+                queue.append((tc, evals))
+                deferred += 1
+                if deferred >= len(queue):
+                    time.sleep(poll_s)
+                    deferred = 0
+                continue
+            deferred = 0
+            try:
+                summary.add(self.run_train_cell(tc, evals, env))
+            finally:
+                lock.release()
+        return summary
+
+    def run_train_cell(self, tc: TrainCell, evals: list[EvalCell], env: dict[str, Any]) -> RunSummary:
+        """Train (or load) one model and compute its missing eval cells; the caller holds its lock."""
+        summary = RunSummary()
+        todo = [e for e in evals if self._needs(e.key)]
+        summary.cached += len(evals) - len(todo)
+        self.progress("cached", {"n": len(evals) - len(todo)})
+        if not todo:
+            return summary
+        try:
+            trained = self._trained(tc, env)
+        except Exception as exc:  # recorded per cell; the run goes on with other cells
+            reason = _reason(exc)
+            for e in todo:
+                self._write_failed(e, reason, env)
+                summary.failed.append((self._describe(e), reason))
+                self.progress("cell", {"label": self._describe(e), "status": "failed"})
+            return summary
+        for e in todo:
+            try:
+                rec = self._evaluate(e, trained, env)
+                self.store.write(rec)
+                summary.computed += 1
+                self.progress("cell", {"label": self._describe(e), "status": "ok", "uar": rec["metrics"]["uar"]})
+            except Exception as exc:
+                reason = _reason(exc)
+                self._write_failed(e, reason, env)
+                summary.failed.append((self._describe(e), reason))
+                self.progress("cell", {"label": self._describe(e), "status": "failed"})
+        self._cross_cell_warnings(evals)
+        self._trained_models.clear()  # keep memory flat across a long matrix
         return summary
 
     def _describe(self, e: EvalCell) -> str:
@@ -252,6 +291,22 @@ class LocalRunner:
         if tc.key not in self._trained_models:
             self._trained_models[tc.key] = self._train_or_load(tc, env)
         return self._trained_models[tc.key]
+
+    def _trained_source(self, tc: TrainCell, env: dict[str, Any], poll_s: float = 0.5) -> _TrainedModel:
+        """A transfer attack's source model: loaded once its checkpoint exists, else trained under its lock.
+
+        Waiting for the checkpoint rather than the lock avoids a deadlock between two runs whose
+        cells are each other's sources (checkpoints are saved before any eval cell runs).
+        """
+        while tc.key not in self._trained_models and not self.store.checkpoint_path(tc.key).exists():
+            lock = self.store.lock(tc.key)
+            if lock.try_acquire():
+                try:
+                    return self._trained(tc, env)
+                finally:
+                    lock.release()
+            time.sleep(poll_s)
+        return self._trained(tc, env)
 
     def _train_or_load(self, tc: TrainCell, env: dict[str, Any]) -> _TrainedModel:
         spec = tc.spec
@@ -383,7 +438,7 @@ class LocalRunner:
             target = None
             if cond["type"] == "transfer":
                 source_cell = TrainCell({**e.train.spec, **cond["source"]})
-                source = self._trained(source_cell, env)
+                source = self._trained_source(source_cell, env)
                 if threat["domain"] == "feature" and source.scaler.state() != tm.scaler.state():
                     raise SerbenchError(
                         "feature-domain transfer needs source and target behind the same feature scaler; "

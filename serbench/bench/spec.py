@@ -28,6 +28,7 @@ compute, with the file and field path in the message.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,12 +41,16 @@ from serbench.data.segments import WINDOW as SEGMENT_WINDOW
 from serbench.engine.schedules import Schedule, schedule
 from serbench.errors import SerbenchError, SpecError
 from serbench.features import FrontendConfig, frontend_config
-from serbench.registry import Resolved, resolve
+from serbench.registry import Resolved, list_components, resolve
 
 TOP_LEVEL = {
     "name", "description", "dataset", "datasets", "frontend", "training", "models", "defenses", "seeds",
-    "attacks", "noises", "partitions", "worst_case", "transfer",
+    "attacks", "noises", "partitions", "worst_case", "transfer", "exclude", "include",
 }
+# Fields an ``exclude`` rule may name, and how a cell answers them.
+EXCLUDE_FIELDS = ("dataset", "protocol", "fold", "model", "defense", "seed", "partition", "type", "attack",
+                  "noise", "eps", "snr", "domain", "norm")
+GLOB_CHARS = set("*?[")
 PARTITIONS = ("valid", "test")
 
 
@@ -97,10 +102,22 @@ class Spec:
     worst_case: bool = False
     transfer: list[TransferAxis] = field(default_factory=list)
     segments: dict[str, int] | None = None  # Latif et al.'s windows; None = Ren et al.'s pad/crop
+    exclude: list[dict[str, Any]] = field(default_factory=list)
+    source: dict[str, Any] = field(default_factory=dict)  # the mapping it was parsed from (includes merged)
+    notes: list[str] = field(default_factory=list)  # what the reader skipped, e.g. glob matches
+
+    @classmethod
+    def reparse(cls, source: dict[str, Any], path: str) -> "Spec":
+        """The same spec in another process (Ray workers): parse the mapping it was read from."""
+        return parse_spec(source, path)
 
     # -- expansion ----------------------------------------------------------------
     def train_cells(self, fold_counts: dict[int, int] | None = None) -> list[TrainCell]:
-        """Every train cell; ``fold_counts`` gives the number of folds of datasets asking for all."""
+        """Every train cell with an eval cell left after ``exclude``; ``fold_counts`` gives the number
+        of folds of datasets asking for all."""
+        return [tc for tc in self.all_train_cells(fold_counts) if self.eval_cells(tc)]
+
+    def all_train_cells(self, fold_counts: dict[int, int] | None) -> list[TrainCell]:
         cells = []
         for d_index, d in enumerate(self.datasets):
             folds = d.folds
@@ -113,7 +130,7 @@ class Spec:
                     for df in self.defenses:
                         for seed in self.seeds:
                             cells.append(TrainCell({
-                                "dataset": {**d.resolved.identity(), "protocol": d.protocol, "fold": fold},
+                                "dataset": {**dataset_identity(d.resolved), "protocol": d.protocol, "fold": fold},
                                 "model": m.identity(),
                                 "defense": df.identity(),
                                 "frontend": self.frontend_spec(),
@@ -127,7 +144,11 @@ class Spec:
         spec = {**self.frontend.as_dict(), "seconds": self.seconds}
         return spec if self.segments is None else {**spec, "segments": dict(self.segments)}
 
-    def eval_cells(self, train: TrainCell) -> list[EvalCell]:
+    def eval_cells(self, train: TrainCell, *, apply_exclude: bool = True) -> list[EvalCell]:
+        """The train cell's eval cells, ``exclude`` rules applied (worst cases over the attacks left)."""
+        def kept(cell: EvalCell) -> bool:
+            return not apply_exclude or self.excluded_by(cell) is None
+
         cells = []
         for part in self.partitions:
             cells.append(EvalCell(train, part, {"type": "clean"}))
@@ -140,8 +161,10 @@ class Spec:
                 for eps in a.eps:
                     threat = ThreatModel(domain=a.domain, norm=a.norm, eps=eps).as_dict()
                     attack = _attack_identity(a)
-                    cells.append(EvalCell(train, part, {"type": "attack", "attack": attack, "threat": threat}))
-                    by_threat.setdefault(repr(sorted(threat.items())), (threat, []))[1].append(attack)
+                    cell = EvalCell(train, part, {"type": "attack", "attack": attack, "threat": threat})
+                    if kept(cell):
+                        cells.append(cell)
+                        by_threat.setdefault(repr(sorted(threat.items())), (threat, []))[1].append(attack)
             if self.worst_case:  # after its attacks: it is computed from their records
                 for threat, attacks in by_threat.values():
                     if len(attacks) > 1:
@@ -155,7 +178,64 @@ class Spec:
                     threat = ThreatModel(domain=t.attack.domain, norm=t.attack.norm, eps=eps).as_dict()
                     cells.append(EvalCell(train, part, {"type": "transfer", "source": source,
                                                         "attack": _attack_identity(t.attack), "threat": threat}))
-        return cells
+        return [c for c in cells if kept(c)]
+
+    def excluded_by(self, cell: EvalCell) -> int | None:
+        """The index of the first ``exclude`` rule that matches ``cell``, or None."""
+        if not self.exclude:
+            return None
+        fields = cell_fields(cell)
+        for i, rule in enumerate(self.exclude):
+            if all(_matches(fields.get(k), want) for k, want in rule.items()):
+                return i
+        return None
+
+    def unused_excludes(self, trains: list[TrainCell]) -> list[int]:
+        """Rules that match no cell of the full matrix (likely a typo in a value)."""
+        used = set()
+        for tc in trains:
+            every = self.eval_cells(tc, apply_exclude=False)
+            used.update(i for i in (self.excluded_by(c) for c in every) if i is not None)
+        return [i for i in range(len(self.exclude)) if i not in used]
+
+
+LOCATION_PARAMS = frozenset({"root"})
+
+
+def _without_location(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_location(v) for k, v in value.items() if k not in LOCATION_PARAMS}
+    return value
+
+
+def dataset_identity(resolved: Resolved) -> dict[str, Any]:
+    """A dataset's part of a cell key: where the local copy lives (``root``, at any depth) is left out,
+    so the same corpus read from another folder or machine gives the same cells."""
+    ident = resolved.identity()
+    return {**ident, "params": _without_location(ident["params"])}
+
+
+def cell_fields(cell: EvalCell) -> dict[str, Any]:
+    """What an ``exclude`` rule can match: names, fold, seed, partition and the condition's fields."""
+    t, c = cell.train.spec, cell.condition
+    threat = c.get("threat", {})
+    return {
+        "dataset": t["dataset"]["name"], "protocol": t["dataset"]["protocol"], "fold": t["dataset"]["fold"],
+        "model": t["model"]["name"], "defense": t["defense"]["name"], "seed": t["seed"],
+        "partition": cell.partition, "type": c["type"], "attack": c.get("attack", {}).get("name"),
+        "noise": c.get("noise", {}).get("name"), "eps": threat.get("eps"), "snr": c.get("snr_db"),
+        "domain": threat.get("domain"), "norm": threat.get("norm"),
+    }
+
+
+def _matches(value: Any, want: Any) -> bool:
+    if isinstance(want, list):
+        return any(_matches(value, w) for w in want)
+    if isinstance(want, str) and isinstance(value, str):
+        return fnmatch.fnmatchcase(value, want)
+    if isinstance(want, (int, float)) and isinstance(value, (int, float)) and not isinstance(want, bool):
+        return abs(float(value) - float(want)) <= 1e-12 * max(1.0, abs(float(want)))
+    return value == want
 
 
 def _attack_identity(a: AttackAxis) -> dict[str, Any]:
@@ -212,6 +292,19 @@ class _Reader:
         except SerbenchError as exc:
             raise self.fail(where, str(exc)) from None
 
+    def expand(self, kind: str, item: Any, where: str) -> list[Any]:
+        """An axis item whose name is a glob (``cnn4*``, ``torchattacks.*``) -> one item per matching name."""
+        name = item if isinstance(item, str) else item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not GLOB_CHARS & set(name):
+            return [item]
+        matches = list_components(kind, name, variants=True)
+        if not matches:
+            every = list_components(kind, variants=True)
+            close = difflib.get_close_matches(name.replace("*", ""), every, n=3, cutoff=0.4)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise self.fail(where, f"{kind} pattern {name!r} matches nothing{hint} (see `serbench list {kind}`)")
+        return [m if isinstance(item, str) else {**item, "name": m} for m in matches]
+
     @staticmethod
     def _unknown_key(key: str, allowed: set[str]) -> str:
         close = difflib.get_close_matches(key, sorted(allowed), n=1)
@@ -220,18 +313,40 @@ class _Reader:
 
 
 def load_spec(path: str | Path) -> Spec:
+    """Read, merge ``include``s, validate. Errors name the file and the field path."""
     path = Path(path)
+    return parse_spec(read_spec_mapping(path), str(path))
+
+
+def read_spec_mapping(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The YAML mapping of ``path`` with its ``include`` resolved: each included file (relative to
+    the including one) is the base, and this file's top-level fields override it."""
     try:
         text = path.read_text()
     except OSError as exc:
-        raise SpecError(f"{path}: cannot read spec ({exc.strerror or exc})") from None
+        where = f"{chain[-1]}: include: " if chain else ""
+        raise SpecError(f"{where}{path}: cannot read spec ({exc.strerror or exc})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "YAML"
         raise SpecError(f"{path}: {where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
-    return parse_spec(data, str(path))
+    if not isinstance(data, dict) or "include" not in data:
+        return data
+    data = dict(data)
+    includes = data.pop("include")
+    includes = [includes] if isinstance(includes, str) else includes
+    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
+        raise SpecError(f"{path}: include: expected a spec path or a list of them, got {includes!r}")
+    merged: dict[str, Any] = {}
+    for inc in includes:
+        target = (path.parent / inc).resolve()
+        if target in chain + (path.resolve(),):
+            cycle = " -> ".join(str(p) for p in chain + (path.resolve(), target))
+            raise SpecError(f"{path}: include: {inc!r} closes an include cycle ({cycle})")
+        merged.update(read_spec_mapping(target, chain + (path.resolve(),)))
+    return {**merged, **data}
 
 
 def parse_spec(data: Any, path: str = "<spec>") -> Spec:
@@ -241,6 +356,8 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
     if unknown:
         raise r.fail(unknown[0], r._unknown_key(unknown[0], TOP_LEVEL))
 
+    if "include" in data:
+        raise r.fail("include", "include is resolved when a spec file is read: use load_spec(path)")
     if "dataset" in data and "datasets" in data:
         raise r.fail("datasets", "give either 'dataset' or 'datasets', not both")
     ds_key = "datasets" if "datasets" in data else "dataset"
@@ -301,7 +418,8 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
             items = default
         else:
             items = r.listing(data[kind], kind)
-        return [r.component(kind, it, f"{kind}[{i}]")[0] for i, it in enumerate(items)]
+        return [r.component(kind, one, f"{kind}[{i}]")[0] for i, it in enumerate(items)
+                for one in r.expand(kind, it, f"{kind}[{i}]")]
 
     models = axis("models", None)
     defenses = axis("defenses", ["standard"])
@@ -337,8 +455,23 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
             raise r.fail(where, str(exc)) from None
         return AttackAxis(res, domain, norm, eps)
 
-    attacks = [attack_axis(item, f"attacks[{i}]")
-               for i, item in enumerate(r.listing(data["attacks"], "attacks") if "attacks" in data else [])]
+    notes: list[str] = []
+    attacks = []
+    for i, item in enumerate(r.listing(data["attacks"], "attacks") if "attacks" in data else []):
+        where = f"attacks[{i}]"
+        expanded = r.expand("attacks", item, where)
+        if len(expanded) == 1 and expanded[0] is item:
+            attacks.append(attack_axis(item, where))
+            continue
+        kept = []
+        for one in expanded:  # a glob keeps the attacks that support the threat model, and says so
+            try:
+                kept.append(attack_axis(one, where))
+            except SpecError as exc:
+                notes.append(f"{where}: skipped {one['name']!r}: {str(exc).split(': ', 2)[-1]}")
+        if not kept:
+            raise r.fail(where, f"no attack matching {item['name']!r} supports this threat model: {notes[-1]}")
+        attacks.extend(kept)
 
     worst_case = data.get("worst_case", False)
     if not isinstance(worst_case, bool):
@@ -374,13 +507,27 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
         if snr_raw is None:
             raise r.fail(f"{where}.snr", "missing: give the SNRs in dB, e.g. snr: [20, 10, 0]")
         snr = tuple(r.number(s, f"{where}.snr[{j}]") for j, s in enumerate(r.listing(snr_raw, f"{where}.snr")))
-        res, _ = r.component("noises", item, where)
-        noises.append(NoiseAxis(res, snr))
+        for one in r.expand("noises", item, where):
+            res, _ = r.component("noises", one, where)
+            noises.append(NoiseAxis(res, snr))
+
+    exclude = []
+    for i, rule in enumerate(r.listing(data["exclude"], "exclude") if "exclude" in data else []):
+        rule = r.mapping(rule, f"exclude[{i}]")
+        if not rule:
+            raise r.fail(f"exclude[{i}]", "an empty rule would exclude every cell")
+        for key, value in rule.items():
+            if key not in EXCLUDE_FIELDS:
+                raise r.fail(f"exclude[{i}].{key}", r._unknown_key(key, set(EXCLUDE_FIELDS)))
+            for v in value if isinstance(value, list) else [value]:
+                if not isinstance(v, (str, int, float)) or isinstance(v, bool):
+                    raise r.fail(f"exclude[{i}].{key}", f"expected a name, number or list of them, got {v!r}")
+        exclude.append(dict(rule))
 
     name = data.get("name") or Path(path).stem
     return Spec(
         name=str(name), path=path, datasets=datasets, frontend=frontend, seconds=seconds, training=training,
         models=models, defenses=defenses, seeds=seeds, partitions=list(partitions), attacks=attacks,
         noises=noises, description=str(data.get("description", "")), worst_case=worst_case, transfer=transfer,
-        segments=segments,
+        segments=segments, exclude=exclude, source=data, notes=notes,
     )

@@ -1,9 +1,12 @@
 """The results store: one JSON record per cell, written atomically, checkpoints beside.
 
-Layout: ``<root>/records/<key>.json`` and ``<root>/checkpoints/<train_key>.pt``.
-Writes go to a temporary file in the same directory and are moved into place
-with ``os.replace``, so readers never see a half-written record and several
-workers (also on a shared filesystem) may write at once.
+Layout: ``<root>/records/<key>.json``, ``<root>/checkpoints/<train_key>.pt`` and
+``<root>/locks/<train_key>.lock``. Writes go to a temporary file in the same
+directory and are moved into place with ``os.replace``, so readers never see a
+half-written record and several workers (also on a shared filesystem) may write
+at once; the train-cell locks (:mod:`serbench.bench.locks`) keep two of them from
+training the same model. Temporary files a killed writer left are never read
+and are removed once they are old.
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import torch
 
 from serbench.bench.cells import SCHEMA_VERSION
+from serbench.bench.locks import CellLock
 from serbench.errors import SerbenchError
 
 
@@ -25,6 +30,26 @@ class Store:
         self.root = Path(root)
         self.records_dir = self.root / "records"
         self.checkpoints_dir = self.root / "checkpoints"
+        self.locks_dir = self.root / "locks"
+
+    def lock(self, train_key: str) -> CellLock:
+        """The lock a run holds while it trains and evaluates train cell ``train_key``."""
+        return CellLock(self.locks_dir / f"{train_key}.lock")
+
+    def remove_stale_temp_files(self, older_than_s: float = 3600.0) -> int:
+        """Delete temp files of writers that died mid-write (old enough that no live writer owns them)."""
+        removed, now = 0, time.time()
+        for folder in (self.records_dir, self.checkpoints_dir):
+            if not folder.is_dir():
+                continue
+            for tmp in folder.glob(".*.tmp"):
+                try:
+                    if now - tmp.stat().st_mtime > older_than_s:
+                        tmp.unlink()
+                        removed += 1
+                except FileNotFoundError:
+                    continue
+        return removed
 
     def _atomic_write(self, path: Path, write) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

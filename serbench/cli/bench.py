@@ -8,7 +8,8 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from serbench.cli.main import RESULTS_OPT, app, err_console
+from serbench.cli.main import RESULTS_OPT, app, console, err_console
+from serbench.errors import SerbenchError
 
 
 class _RunProgress:
@@ -46,6 +47,12 @@ class _RunProgress:
         elif event == "cell":
             self.bar.advance(self.cells, 1)
             self.bar.update(self.cells, info=payload["label"][-60:])
+        elif event == "train_cell_done":  # the Ray executor reports whole train cells
+            self.bar.advance(self.cells, payload["n"])
+            self.bar.update(self.cells, info=payload["label"][-60:])
+
+
+EXECUTORS = ("local", "ray")
 
 
 @app.command()
@@ -55,6 +62,15 @@ def run(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
     force: bool = typer.Option(False, "--force", help="Recompute every cell, cached or not."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Recompute failed cells too."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List every cell, its key and whether it is done; "
+                                 "compute nothing, write nothing (a corpus is only indexed when folds: all)."),
+    as_json: bool = typer.Option(False, "--json", help="With --dry-run: the cell list as JSON."),
+    executor: str = typer.Option("local", "--executor", help="local (in-process) or ray."),
+    address: str = typer.Option(None, "--address", help="Ray cluster address (default: start a local Ray)."),
+    num_cpus: int = typer.Option(None, "--num-cpus", help="CPUs of the local Ray instance (default: all)."),
+    cpus_per_task: float = typer.Option(1.0, "--cpus-per-task", help="Ray CPUs per train-cell task."),
+    gpus_per_task: float = typer.Option(0.0, "--gpus-per-task", help="Ray GPUs per train-cell task."),
+    threads_per_task: int = typer.Option(None, "--threads-per-task", help="torch threads in each Ray task."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Run a benchmark spec: train each model once, evaluate every condition, write one record per cell.
@@ -65,11 +81,29 @@ def run(
     from serbench.bench.spec import load_spec
     from serbench.bench.store import Store
 
+    if executor not in EXECUTORS:
+        raise SerbenchError(f"--executor: unknown executor {executor!r}; use {' or '.join(EXECUTORS)}")
+    if as_json and not dry_run:
+        raise SerbenchError("--json goes with --dry-run (the results are in the store: serbench results ls --json)")
     spec = load_spec(spec_path)
+    store = Store(results)
+    for note in spec.notes:
+        err_console.print(f"[yellow]note[/yellow] {spec_path}: {note}", highlight=False)
+    if dry_run:
+        _dry_run(spec, store, as_json)
+        return
     with _RunProgress(quiet) as progress:
-        runner = LocalRunner(spec, Store(results), device=device, force=force, retry_failed=retry_failed,
-                             progress=progress)
-        summary = runner.run()
+        if executor == "ray":
+            from serbench.bench.ray_executor import run_with_ray
+
+            summary = run_with_ray(spec, store, address=address, device=device, force=force,
+                                   retry_failed=retry_failed, num_cpus=num_cpus, cpus_per_task=cpus_per_task,
+                                   gpus_per_task=gpus_per_task, threads_per_task=threads_per_task,
+                                   progress=progress)
+        else:
+            runner = LocalRunner(spec, store, device=device, force=force, retry_failed=retry_failed,
+                                 progress=progress)
+            summary = runner.run()
     err_console.print(
         f"{spec.name}: {summary.computed} computed, {summary.cached} cached, {len(summary.failed)} failed "
         f"in {summary.seconds:.1f} s -> {results}"
@@ -78,3 +112,42 @@ def run(
         err_console.print(f"[red]failed[/red] {label}: {reason}", highlight=False)
     if not summary.ok:
         raise typer.Exit(1)
+
+
+def _dry_run(spec: Any, store: Any, as_json: bool) -> None:
+    """Every cell of the matrix with its key and its state in the store; nothing computed or written."""
+    from serbench.bench.runner import LocalRunner
+
+    runner = LocalRunner(spec, store, device="cpu")
+    counts = {i: len(runner.corpus(i).folds(d.protocol)) for i, d in enumerate(spec.datasets) if d.folds is None}
+    plan = runner.plan()
+    unused = spec.unused_excludes(spec.all_train_cells(counts))
+    rows = []
+    for tc, evals in plan:
+        trained = store.checkpoint_path(tc.key).exists()
+        rows.append({"kind": "train", "key": tc.key, "label": runner._describe(evals[0]).split(":")[0],
+                     "state": "done" if trained else "missing"})
+        for e in evals:
+            rows.append({"kind": "eval", "key": e.key, "train_key": tc.key, "label": runner._describe(e),
+                         "state": {"ok": "done", "failed": "failed"}.get(store.status(e.key) or "", "missing")})
+    evals = [r for r in rows if r["kind"] == "eval"]
+    totals = {"train_cells": len(plan), "eval_cells": len(evals),
+              **{s: sum(r["state"] == s for r in evals) for s in ("done", "failed", "missing")}}
+    warnings = [f"exclude[{i}] matches no cell" for i in unused]
+    if as_json:
+        console.print_json(data={"spec": spec.name, "path": spec.path, "results": str(store.root),
+                                 "cells": rows, "totals": totals, "notes": spec.notes, "warnings": warnings})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{spec.name}: dry run against {store.root}", title_justify="left")
+    for col in ("kind", "key", "cell", "state"):
+        table.add_column(col)
+    style = {"done": "green", "failed": "red", "missing": "yellow"}
+    for r in rows:
+        table.add_row(r["kind"], r["key"][:12], r["label"], f"[{style[r['state']]}]{r['state']}[/]")
+    console.print(table)
+    console.print(f"{totals['train_cells']} train cells, {totals['eval_cells']} eval cells: {totals['done']} done, "
+                  f"{totals['failed']} failed, {totals['missing']} missing", highlight=False)
+    for w in warnings:
+        err_console.print(f"[yellow]warning[/yellow] {spec.path}: {w}", highlight=False)

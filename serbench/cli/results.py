@@ -1,0 +1,127 @@
+"""CLI: the results store — list records, export them as one flat table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from serbench.cli.main import RESULTS_OPT, app, console
+from serbench.errors import SerbenchError
+
+results_app = typer.Typer(help="Inspect and export the results store.", no_args_is_help=True)
+app.add_typer(results_app, name="results")
+
+COLUMNS = ("key", "spec_name", "dataset", "protocol", "fold", "model", "defense", "seed", "partition", "type",
+           "attack", "noise", "domain", "norm", "eps", "snr_db", "uar", "wa", "macro_f1", "status", "error",
+           "warnings")
+
+
+def flat_row(rec: dict[str, Any]) -> dict[str, Any]:
+    """One eval record as flat columns (names, fold, seed, condition, metrics, status)."""
+    t, c, m = rec["train"], rec["condition"], rec.get("metrics") or {}
+    threat = c.get("threat", {})
+    return {
+        "key": rec["key"], "spec_name": rec.get("spec_name"), "dataset": t["dataset"]["name"],
+        "protocol": t["dataset"].get("protocol"), "fold": t["dataset"].get("fold"), "model": t["model"]["name"],
+        "defense": t["defense"]["name"], "seed": t["seed"], "partition": rec["partition"], "type": c["type"],
+        "attack": c.get("attack", {}).get("name"), "noise": c.get("noise", {}).get("name"),
+        "domain": threat.get("domain"), "norm": threat.get("norm"), "eps": threat.get("eps"),
+        "snr_db": c.get("snr_db"), "uar": m.get("uar"), "wa": m.get("wa"), "macro_f1": m.get("macro_f1"),
+        "status": rec["status"], "error": rec.get("error"), "warnings": " | ".join(rec.get("warnings", [])),
+    }
+
+
+def _sort_key(row: dict[str, Any]) -> tuple:
+    return tuple("" if row[c] is None else str(row[c]) for c in
+                 ("dataset", "protocol", "fold", "model", "defense", "seed", "partition", "type", "attack",
+                  "noise", "domain", "norm")) + (row["eps"] or 0.0, row["snr_db"] or 0.0, row["key"])
+
+
+def _rows(results: Path, status: str | None) -> list[dict[str, Any]]:
+    from serbench.bench.store import Store
+
+    if not results.is_dir():
+        raise SerbenchError(f"{results}: no results directory; run `serbench run SPEC --results {results}` first")
+    if status not in (None, "ok", "failed"):
+        raise SerbenchError(f"--status: unknown status {status!r}; use ok or failed")
+    rows = [flat_row(r) for r in Store(results).records() if r.get("kind") == "eval"]
+    return sorted((r for r in rows if status is None or r["status"] == status), key=_sort_key)
+
+
+@results_app.command("ls")
+def ls(
+    results: Path = RESULTS_OPT,
+    status: str = typer.Option(None, "--status", help="Only ok or only failed cells."),
+    as_json: bool = typer.Option(False, "--json", help="JSON rows instead of a table."),
+) -> None:
+    """List the eval records in the store, one line per cell.
+
+    Example: serbench results ls --results results --status failed
+    """
+    rows = _rows(results, status)
+    if as_json:
+        console.print_json(data=rows)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{results}: {len(rows)} eval records", title_justify="left")
+    for col in ("key", "dataset", "fold", "model", "defense", "seed", "partition", "condition", "uar", "status"):
+        table.add_column(col, justify="right" if col in ("fold", "seed", "uar") else "left")
+    for r in rows:
+        cond = " ".join(str(x) for x in (r["type"], r["attack"] or r["noise"] or "", _budget(r)) if x)
+        uar = "" if r["uar"] is None else f"{100 * r['uar']:.1f}"
+        state = "[green]ok[/]" if r["status"] == "ok" else f"[red]failed[/] {r['error'] or ''}"
+        table.add_row(r["key"][:12], r["dataset"], str(r["fold"]), r["model"], r["defense"], str(r["seed"]),
+                      r["partition"], cond, uar, state)
+    console.print(table)
+
+
+def _budget(r: dict[str, Any]) -> str:
+    if r["eps"] is not None:
+        return f"{r['domain']}/{r['norm']} eps={r['eps']:g}"
+    return f"{r['snr_db']:g} dB" if r["snr_db"] is not None else ""
+
+
+@results_app.command("export")
+def export(
+    results: Path = RESULTS_OPT,
+    as_csv: bool = typer.Option(False, "--csv", help="CSV, one row per eval record."),
+    as_json: bool = typer.Option(False, "--json", help="JSON, a list of rows."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
+    status: str = typer.Option(None, "--status", help="Only ok or only failed cells."),
+) -> None:
+    """Export every eval record as one flat table (CSV or JSON), sorted deterministically.
+
+    Example: serbench results export --csv -o results.csv
+    """
+    if as_csv == as_json:
+        raise SerbenchError("results export: choose exactly one of --csv or --json")
+    rows = _rows(results, status)
+    if as_csv:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buf.getvalue()
+    else:
+        text = json.dumps(rows, indent=1, sort_keys=True) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    console.print(f"{len(rows)} rows -> {output}", highlight=False)

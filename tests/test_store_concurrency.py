@@ -1,0 +1,137 @@
+"""Several writers on one results directory: lock files, a run killed with SIGKILL, two runs at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from serbench.bench.locks import CellLock
+from serbench.bench.spec import load_spec
+
+SPEC = {
+    "name": "concurrency",
+    "dataset": {"name": "synthetic", "params": {"utterances_per_class": 4, "seed": 11}, "folds": [0]},
+    "frontend": {"seconds": 1.0},
+    "training": {"iterations": 30, "eval_every": 15, "batch_size": 16},
+    "models": ["cnn4.tiny"],
+    "seeds": [0, 1, 2],
+    "attacks": [{"name": "fgsm", "eps": [0.01, 0.02]}],
+}
+
+
+def test_a_lock_is_exclusive_until_released(tmp_path):
+    a, b = CellLock(tmp_path / "k.lock"), CellLock(tmp_path / "k.lock")
+    assert a.try_acquire() and not b.try_acquire()
+    assert a.owner()["pid"] == os.getpid()
+    a.release()
+    assert not (tmp_path / "k.lock").exists() and b.try_acquire()
+    b.release()
+
+
+def test_a_dead_owner_on_this_host_or_a_silent_one_elsewhere_is_stale(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    path = tmp_path / "k.lock"
+    path.write_text(json.dumps({"host": socket.gethostname(), "pid": int(dead.stdout), "token": "x"}))
+    lock = CellLock(path)
+    assert lock.try_acquire()
+    lock.release()
+    path.write_text(json.dumps({"host": "elsewhere", "pid": 1, "token": "y"}))
+    assert not CellLock(path, stale_after=60).try_acquire()  # fresh heartbeat: alive as far as we know
+    old = time.time() - 120
+    os.utime(path, (old, old))
+    taker = CellLock(path, stale_after=60)
+    assert taker.try_acquire() and taker.owner()["token"] == taker.token
+    taker.release()
+
+
+def test_the_owner_keeps_its_lock_fresh(tmp_path):
+    lock = CellLock(tmp_path / "k.lock", heartbeat=0.05)
+    assert lock.try_acquire()
+    old = time.time() - 100
+    os.utime(lock.path, (old, old))
+    time.sleep(0.3)
+    assert time.time() - lock.path.stat().st_mtime < 5
+    lock.release()
+
+
+def _write_spec(tmp_path: Path) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(SPEC))
+    return path
+
+
+def _start(spec: Path, results: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "serbench", "run", str(spec), "--results", str(results), "-q",
+                             "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _expected(spec: Path) -> tuple[set[str], set[str]]:
+    s = load_spec(spec)
+    trains = s.train_cells()
+    return {tc.key for tc in trains}, {e.key for tc in trains for e in s.eval_cells(tc)}
+
+
+def _records(results: Path) -> dict[str, dict]:
+    out = {}
+    for path in (results / "records").glob("*.json"):
+        rec = json.loads(path.read_text())  # every file is complete, valid JSON
+        assert path.stem == rec["key"] and rec["key"] not in out
+        out[rec["key"]] = rec
+    return out
+
+
+@pytest.mark.slow
+def test_a_run_killed_with_sigkill_resumes_without_redoing_finished_work(tmp_path):
+    spec, results = _write_spec(tmp_path), tmp_path / "results"
+    train_keys, eval_keys = _expected(spec)
+    proc = _start(spec, results)
+    deadline = time.time() + 240
+    while time.time() < deadline:  # kill it once the first model is trained and evaluated, mid-matrix
+        recs = _records(results) if (results / "records").is_dir() else {}
+        if any(r["kind"] == "eval" for r in recs.values()):
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the run wrote no eval record in time")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {k: r["created"] for k, r in _records(results).items() if r["kind"] == "train"}
+    assert 0 < len(before) < len(train_keys)
+    rerun = _start(spec, results)
+    out, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+    recs = _records(results)
+    assert {k for k, r in recs.items() if r["kind"] == "eval"} == eval_keys
+    assert {k for k, r in recs.items() if r["kind"] == "train"} == train_keys
+    assert all(r["status"] == "ok" for r in recs.values())
+    assert all(recs[k]["created"] == created for k, created in before.items())  # not trained again
+    assert not list((results / "locks").glob("*.lock"))
+
+
+@pytest.mark.slow
+def test_two_concurrent_runs_compute_every_cell_exactly_once(tmp_path):
+    spec, results = _write_spec(tmp_path), tmp_path / "results"
+    train_keys, eval_keys = _expected(spec)
+    runs = [_start(spec, results), _start(spec, results)]
+    outputs = [p.communicate(timeout=600) for p in runs]
+    assert [p.returncode for p in runs] == [0, 0], outputs
+    computed = cached = 0
+    for _, err in outputs:
+        m = re.search(r"(\d+) computed, (\d+) cached, 0 failed", err)
+        assert m, err
+        computed, cached = computed + int(m.group(1)), cached + int(m.group(2))
+    assert computed == len(eval_keys) and cached == len(eval_keys)  # each cell computed by exactly one run
+    recs = _records(results)
+    assert {k for k, r in recs.items() if r["kind"] == "eval"} == eval_keys
+    assert {k for k, r in recs.items() if r["kind"] == "train"} == train_keys
+    assert all(r["status"] == "ok" for r in recs.values())
