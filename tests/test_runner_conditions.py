@@ -63,3 +63,18 @@ def test_transfer_trains_the_source_once_and_scores_the_target(records):
     assert tr["condition"]["source"]["model"]["name"] == "cnn4.small"
     assert tr["train"]["model"]["name"] == "cnn4.tiny"
     assert tr["metrics"]["perturbation"]["linf_max"] <= 0.01 + 1e-6
+
+
+def test_records_carry_targets_and_compare_recomputes_their_uar(records):
+    from serbench.leaderboard.compare import pair_runs
+
+    evals = [r for r in records if r["kind"] == "eval"]
+    labels = {"angry": 0, "happy": 1, "neutral": 2, "sad": 3}
+    for r in evals:
+        assert r["metrics"]["targets"] == [labels[i.split("_")[1]] for i in r["metrics"]["ids"]]
+    pairing = pair_runs(records, records, {"type": "attack", "attack": "fgsm"}, {"type": "attack", "attack": "bim"},
+                        replicates=200)
+    (c,) = pairing.comparisons
+    named = {r["condition"]["attack"]["name"]: r["metrics"]["uar"] for r in by_type(records, "attack")}
+    assert (c.uar_a, c.uar_b) == (named["fgsm"], named["bim"])
+    assert c.bootstrap.delta == pytest.approx(c.uar_b - c.uar_a, abs=1e-12)  # the bootstrap's UAR is the engine's

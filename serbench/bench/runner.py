@@ -462,6 +462,7 @@ class LocalRunner:
         else:  # pragma: no cover - the spec reader only produces the types above
             raise SerbenchError(f"unknown condition type {cond['type']!r}")
         metrics["ids"] = list(part.ids)
+        metrics["targets"] = part.labels.tolist()  # with "predictions": what paired tests (serbench compare) need
         return {
             "key": e.key, "kind": "eval", "train_key": e.train.key, "status": "ok", "error": None,
             "spec_name": self.spec.name, "train": e.train.spec, "partition": e.partition, "condition": cond,

@@ -186,7 +186,7 @@ class Spec:
             return None
         fields = cell_fields(cell)
         for i, rule in enumerate(self.exclude):
-            if all(_matches(fields.get(k), want) for k, want in rule.items()):
+            if all(matches(fields.get(k), want) for k, want in rule.items()):
                 return i
         return None
 
@@ -217,20 +217,26 @@ def dataset_identity(resolved: Resolved) -> dict[str, Any]:
 
 def cell_fields(cell: EvalCell) -> dict[str, Any]:
     """What an ``exclude`` rule can match: names, fold, seed, partition and the condition's fields."""
-    t, c = cell.train.spec, cell.condition
+    return eval_fields(cell.train.spec, cell.partition, cell.condition)
+
+
+def eval_fields(t: dict[str, Any], partition: str, c: dict[str, Any]) -> dict[str, Any]:
+    """``cell_fields`` from an eval cell's parts, as a stored record holds them (``train``, ``partition``,
+    ``condition``)."""
     threat = c.get("threat", {})
     return {
         "dataset": t["dataset"]["name"], "protocol": t["dataset"]["protocol"], "fold": t["dataset"]["fold"],
         "model": t["model"]["name"], "defense": t["defense"]["name"], "seed": t["seed"],
-        "partition": cell.partition, "type": c["type"], "attack": c.get("attack", {}).get("name"),
+        "partition": partition, "type": c["type"], "attack": c.get("attack", {}).get("name"),
         "noise": c.get("noise", {}).get("name"), "eps": threat.get("eps"), "snr": c.get("snr_db"),
         "domain": threat.get("domain"), "norm": threat.get("norm"),
     }
 
 
-def _matches(value: Any, want: Any) -> bool:
+def matches(value: Any, want: Any) -> bool:
+    """Does a cell's field value match a rule's value (a glob for strings, a list of alternatives)?"""
     if isinstance(want, list):
-        return any(_matches(value, w) for w in want)
+        return any(matches(value, w) for w in want)
     if isinstance(want, str) and isinstance(value, str):
         return fnmatch.fnmatchcase(value, want)
     if isinstance(want, (int, float)) and isinstance(value, (int, float)) and not isinstance(want, bool):

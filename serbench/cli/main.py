@@ -171,7 +171,7 @@ def validate(
 
 def _register_subcommands() -> None:
     """Commands that live in their own modules (one area each) attach themselves to ``app``."""
-    from serbench.cli import bench, board, data, results  # noqa: F401
+    from serbench.cli import bench, board, compare, data, results  # noqa: F401
 
 
 _register_subcommands()

@@ -1,0 +1,189 @@
+"""Pair the eval records of two runs and test each pair of systems for a significant UAR difference.
+
+Records of run A and run B are paired when they agree on every coordinate of
+the cell (corpus, fold, seed, model and defense with their params, front end,
+schedule, partition, condition) except the fields the user selects on with
+``where`` filters: ``--a-where defense=standard --b-where defense=vanilla-adv``
+on one results directory compares two defenses under every condition; no
+filters compare two runs of the same matrix (two serbench versions, two
+machines). Pairs that differ only in fold and seed pool into one comparison,
+as the leaderboard pools them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
+import yaml
+
+from serbench.bench.spec import EXCLUDE_FIELDS, eval_fields, matches
+from serbench.errors import SerbenchError
+from serbench.leaderboard.aggregate import column_of
+from serbench.leaderboard.significance import Bootstrap, paired_bootstrap, z_test
+
+FIELDS = EXCLUDE_FIELDS
+_POOLED = ("fold", "seed")
+
+
+def parse_where(items: Iterable[str], option: str) -> dict[str, Any]:
+    """``["model=cnn4*", "eps=0.01"]`` -> ``{"model": "cnn4*", "eps": 0.01}``; values are YAML (lists, numbers)."""
+    rules: dict[str, Any] = {}
+    for item in items:
+        field, sep, value = item.partition("=")
+        field = field.strip()
+        if not sep or not field:
+            raise SerbenchError(f"{option} {item!r}: write FIELD=VALUE, e.g. {option} defense=vanilla-adv")
+        if field not in FIELDS:
+            close = difflib.get_close_matches(field, FIELDS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise SerbenchError(f"{option} {item!r}: unknown field {field!r}; {hint}fields: {', '.join(FIELDS)}")
+        try:
+            rules[field] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise SerbenchError(f"{option} {item!r}: the value is not valid YAML ({exc.problem})") from None
+    return rules
+
+
+def _fields(rec: dict[str, Any]) -> dict[str, Any]:
+    return eval_fields(rec["train"], rec["partition"], rec["condition"])
+
+
+def _identity(rec: dict[str, Any], drop: set[str]) -> dict[str, Any]:
+    """Everything that makes the cell what it is, less the selected fields (and their params)."""
+    fields = {k: v for k, v in _fields(rec).items() if k not in drop}
+    train, cond = rec["train"], rec["condition"]
+    params = {  # the params of what a field names go with the field
+        "dataset": {k: v for k, v in (train["dataset"].get("params") or {}).items() if k != "root"},
+        "model": train["model"].get("params"), "defense": train["defense"].get("params"),
+        "attack": (cond.get("attack") or {}).get("params"), "noise": (cond.get("noise") or {}).get("params"),
+    }
+    return fields | {f"{k} params": v for k, v in params.items() if k not in drop} | {
+        "frontend": train.get("frontend"), "training": train.get("training"),
+        "source": cond.get("source"), "attacks": cond.get("attacks"),
+    }
+
+
+def _selected(records: Iterable[dict[str, Any]], rules: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for rec in records:
+        if rec.get("kind") != "eval" or rec.get("status") != "ok":
+            continue
+        fields = _fields(rec)
+        if all(matches(fields.get(k), want) for k, want in rules.items()):
+            out.append(rec)
+    return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One condition: A against B, pooled over the matched folds and seeds."""
+
+    corpus: str
+    partition: str
+    condition: str
+    a: str  # model / defense of A
+    b: str
+    cells: int  # matched (fold, seed) pairs
+    n: int  # utterances over all pairs
+    uar_a: float
+    uar_b: float
+    z: float
+    p_z: float
+    bootstrap: Bootstrap
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"corpus": self.corpus, "partition": self.partition, "condition": self.condition, "a": self.a,
+                "b": self.b, "cells": self.cells, "utterances": self.n, "uar_a": self.uar_a, "uar_b": self.uar_b,
+                "delta": self.uar_b - self.uar_a, "z": self.z, "p_z": self.p_z,
+                "bootstrap": {"delta": self.bootstrap.delta, "ci95": [self.bootstrap.low, self.bootstrap.high],
+                              "p": self.bootstrap.p, "replicates": self.bootstrap.replicates}}
+
+
+@dataclass
+class Pairing:
+    comparisons: list[Comparison]
+    unmatched_a: int
+    unmatched_b: int
+    no_predictions: int  # matched pairs without per-utterance predictions (worst-case cells, old records)
+
+
+def _system(rec: dict[str, Any]) -> str:
+    t = rec["train"]
+
+    def name(part: dict[str, Any]) -> str:
+        params = part.get("params") or {}
+        return part["name"] + (f"({', '.join(f'{k}={v}' for k, v in sorted(params.items()))})" if params else "")
+
+    return f"{name(t['model'])} / {name(t['defense'])}"
+
+
+def _aligned(a: dict[str, Any], b: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(targets, predictions of A, predictions of B) over the utterances both records scored, by id."""
+    ma, mb = a["metrics"], b["metrics"]
+    ids_a, ids_b = list(ma["ids"]), list(mb["ids"])
+    if ids_a != ids_b:
+        if sorted(ids_a) != sorted(ids_b):
+            raise SerbenchError(f"records {a['key']} and {b['key']}: scored different utterances "
+                                f"({len(set(ids_a) ^ set(ids_b))} differ); pair cells on the same data")
+        order = {u: i for i, u in enumerate(ids_b)}
+        perm = [order[u] for u in ids_a]
+        mb = {**mb, "predictions": [mb["predictions"][i] for i in perm],
+              "targets": [mb["targets"][i] for i in perm]}
+    if ma["targets"] != mb["targets"]:
+        raise SerbenchError(f"records {a['key']} and {b['key']}: the same utterances carry different labels")
+    return (np.asarray(ma["targets"], dtype=np.int64), np.asarray(ma["predictions"], dtype=np.int64),
+            np.asarray(mb["predictions"], dtype=np.int64))
+
+
+def pair_runs(records_a: Iterable[dict[str, Any]], records_b: Iterable[dict[str, Any]],
+              where_a: dict[str, Any] | None = None, where_b: dict[str, Any] | None = None,
+              replicates: int = 2000, seed: int = 0) -> Pairing:
+    """Match A's records to B's (see the module docstring) and test every matched condition."""
+    where_a, where_b = where_a or {}, where_b or {}
+    drop = set(where_a) | set(where_b) | {"spec"}
+    a_recs, b_recs = _selected(records_a, where_a), _selected(records_b, where_b)
+    b_by_key: dict[str, list[dict[str, Any]]] = {}
+    for rec in b_recs:
+        b_by_key.setdefault(json.dumps(_identity(rec, drop), sort_keys=True, default=str), []).append(rec)
+    groups: dict[str, list[tuple[dict, dict]]] = {}
+    matched_b: set[str] = set()
+    unmatched_a = no_predictions = 0
+    for rec in a_recs:
+        key = json.dumps(_identity(rec, drop), sort_keys=True, default=str)
+        partners = b_by_key.get(key, [])
+        if not partners:
+            unmatched_a += 1
+            continue
+        if len(partners) > 1:
+            raise SerbenchError(f"record {rec['key']} of A matches {len(partners)} records of B; "
+                                "narrow --b-where so each cell has one partner")
+        partner = partners[0]
+        matched_b.add(partner["key"])
+        if not all("predictions" in r["metrics"] and "targets" in r["metrics"] for r in (rec, partner)):
+            no_predictions += 1
+            continue
+        pooled = json.dumps(_identity(rec, drop | set(_POOLED)), sort_keys=True, default=str)
+        groups.setdefault(pooled, []).append((rec, partner))
+    comparisons: list[tuple[tuple, Comparison]] = []
+    for pairs in groups.values():
+        first_a, first_b = pairs[0]
+        strata = [_aligned(a, b) for a, b in pairs]
+        n_classes = len(first_a["metrics"].get("labels") or []) or 1 + max(int(y.max()) for y, _, _ in strata)
+        uar_a = float(np.mean([a["metrics"]["uar"] for a, _ in pairs]))
+        uar_b = float(np.mean([b["metrics"]["uar"] for _, b in pairs]))
+        n = sum(len(y) for y, _, _ in strata)
+        z, p = z_test(uar_a, uar_b, n, n)
+        boot = paired_bootstrap(strata, n_classes, replicates=replicates, seed=seed)
+        ds = first_a["train"]["dataset"]
+        order = column_of(first_a["condition"]).order
+        comparisons.append(((ds["name"], first_a["partition"], _system(first_a), _system(first_b), order), Comparison(
+            corpus=f"{ds['name']} · {ds.get('protocol') or 'default'}", partition=first_a["partition"],
+            condition=column_of(first_a["condition"]).title, a=_system(first_a), b=_system(first_b),
+            cells=len(pairs), n=n, uar_a=uar_a, uar_b=uar_b, z=z, p_z=p, bootstrap=boot)))
+    comparisons.sort(key=lambda item: item[0])
+    unmatched_b = sum(1 for r in b_recs if r["key"] not in matched_b)
+    return Pairing([c for _, c in comparisons], unmatched_a, unmatched_b, no_predictions)
