@@ -48,7 +48,8 @@ def test_bootstrap_interval_agrees_with_scipy_paired_bootstrap():
     def delta(y_, a_, b_):
         return balanced_accuracy_score(y_, b_) - balanced_accuracy_score(y_, a_)
 
-    ref = stats.bootstrap((y, a, b), delta, paired=True, vectorized=False, n_resamples=4000, method="percentile", random_state=2)
+    ref = stats.bootstrap((y, a, b), delta, paired=True, vectorized=False, n_resamples=4000, method="percentile",
+                          random_state=2)
     assert ours.delta == pytest.approx(balanced_accuracy_score(y, b) - balanced_accuracy_score(y, a))
     assert ours.low == pytest.approx(ref.confidence_interval.low, abs=0.01)
     assert ours.high == pytest.approx(ref.confidence_interval.high, abs=0.01)
