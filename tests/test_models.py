@@ -80,4 +80,4 @@ def test_small_variants_are_marked_as_not_the_paper(capsys):
     import json
 
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
-    assert "not the paper's model" in rows["densenet-lstm-highway.small"]["summary"]
+    assert "not a paper's configuration" in rows["densenet-lstm-highway.small"]["summary"]

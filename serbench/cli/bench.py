@@ -128,7 +128,8 @@ def _dry_run(spec: Any, store: Any, as_json: bool) -> None:
         rows.append({"kind": "train", "key": tc.key, "label": runner._describe(evals[0]).split(":")[0],
                      "state": "done" if trained else "missing"})
         for e in evals:
-            rows.append({"kind": "eval", "key": e.key, "train_key": tc.key, "label": runner._describe(e),
+            rows.append({"kind": "eval", "key": e.key, "train_key": tc.key, "partition": e.partition,
+                         "label": runner._describe(e),
                          "state": {"ok": "done", "failed": "failed"}.get(store.status(e.key) or "", "missing")})
     evals = [r for r in rows if r["kind"] == "eval"]
     totals = {"train_cells": len(plan), "eval_cells": len(evals),

@@ -21,10 +21,14 @@ def leaderboard(
     out: Path = typer.Option(None, "--out", help="Write the whole leaderboard (md, json, csv, html, plots) here."),
     check: Path = typer.Option(None, "--check", help="Exit 1 if the leaderboard in this folder differs from "
                                "what the results give (CI)."),
+    layout: str = typer.Option(None, "--layout", help="A paper's table layout instead of boards: ren2020 "
+                               "(Ren et al. Table 2) or latif2020 (Latif et al. Tables 1-3); terminal, markdown "
+                               "or json."),
 ) -> None:
     """Leaderboards of every result in the store: one board per corpus, protocol, partition and threat model.
 
     Example: serbench leaderboard --results results --out leaderboard
+    Example: serbench leaderboard --results results/ren2020 --layout ren2020 --format markdown
     """
     from serbench.bench.store import Store
     from serbench.leaderboard import build_boards
@@ -39,6 +43,9 @@ def leaderboard(
     if out is not None and check is not None:
         raise SerbenchError("--out and --check: give one (write the folder, or check it)")
     records = list(Store(results).records())
+    if layout is not None:
+        _print_layout(layout, records, metric, fmt, out is not None or check is not None)
+        return
     boards = build_boards(records, metric=metric)
     if not boards:
         raise SerbenchError(f"{results}: no evaluation records; run a spec first")
@@ -76,3 +83,32 @@ def leaderboard(
     if costs:
         console.print("training time per iteration relative to standard: " + ", ".join(
             f"{m} + {d} x{c['relative_time_per_iteration']:.2f}" for (m, d), c in costs.items()))
+
+
+def _print_layout(layout: str, records: list, metric: str, fmt: str, folder: bool) -> None:
+    from rich.table import Table
+
+    from serbench.leaderboard import layouts
+
+    if layout not in layouts.LAYOUTS:
+        raise SerbenchError(f"--layout: unknown layout {layout!r}; use {', '.join(layouts.LAYOUTS)}")
+    if folder:
+        raise SerbenchError("--layout prints to stdout; drop --out and --check")
+    if fmt not in ("terminal", "markdown", "json"):
+        raise SerbenchError(f"--layout with --format {fmt}: use terminal, markdown or json")
+    tables = layouts.layout_tables(layout, records, metric)
+    if not any(t.rows for t in tables):
+        raise SerbenchError(f"--layout {layout}: no record fits the layout; see `serbench leaderboard --help`")
+    if fmt == "markdown":
+        typer.echo(layouts.markdown(tables), nl=False)
+    elif fmt == "json":
+        typer.echo(layouts.to_json(tables, layout, metric), nl=False)
+    else:
+        for t in tables:
+            table = Table(title=t.title, title_justify="left", caption="\n".join(t.notes) or None,
+                          caption_justify="left")
+            for i, h in enumerate(t.header):
+                table.add_column(h, justify="left" if i < t.label_columns else "right")
+            for row in t.rows:
+                table.add_row(*row)
+            console.print(table)

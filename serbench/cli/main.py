@@ -63,7 +63,7 @@ def list_cmd(
                 inf = reg.info(base)  # built-ins are already imported: no plugin is loaded here
                 rows.append({"kind": k, "name": name, "source": "serbench", "version": inf.version,
                              "summary": inf.summary if base == name else
-                             f"variant of {base} ({inf.variants[name.rsplit('.', 1)[1]]}); not the paper's model",
+                             f"variant of {base} ({inf.variants[name.rsplit('.', 1)[1]]}); not a paper's configuration",
                              "loaded": True})
             else:
                 rows.append({"kind": k, "name": name, "source": origin, "version": None,

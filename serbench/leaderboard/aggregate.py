@@ -162,7 +162,7 @@ def build_boards(records: Iterable[dict[str, Any]], metric: str = "uar") -> list
         threats.setdefault(_group(rec), set()).add(threat_of(rec["condition"]))
         for part in ("model", "defense"):
             comp = rec["train"][part]
-            variants.setdefault((part, comp["name"]), set()).add(_params(comp))
+            variants.setdefault((part, comp["name"]), set()).add(params_key(comp))
     for rec in evals:
         base = _group(rec)
         threat = threat_of(rec["condition"])
@@ -174,8 +174,8 @@ def build_boards(records: Iterable[dict[str, Any]], metric: str = "uar") -> list
             col = column_of(rec["condition"])
             g["columns"][col.title] = col
             model, defense = rec["train"]["model"], rec["train"]["defense"]
-            row = (_label(model["name"], _params(model), variants["model", model["name"]]),
-                   _label(defense["name"], _params(defense), variants["defense", defense["name"]]))
+            row = (variant_label(model["name"], params_key(model), variants["model", model["name"]]),
+                   variant_label(defense["name"], params_key(defense), variants["defense", defense["name"]]))
             cell = g["rows"].setdefault(row, {}).setdefault(col.title, Cell())
             if rec["status"] == "ok":
                 cell.values.append(float(rec["metrics"][metric]))
@@ -187,7 +187,7 @@ def build_boards(records: Iterable[dict[str, Any]], metric: str = "uar") -> list
     for (corpus, params, protocol, partition, threat), g in sorted(groups.items()):
         _derive_worst_case(g)
         columns = sorted(g["columns"].values(), key=lambda c: c.order)
-        label = _corpus_label(corpus, params, {k[:4] for k in groups})
+        label = _corpusvariant_label(corpus, params, {k[:4] for k in groups})
         boards.append(Board(label, protocol, partition, threat, columns, g["rows"], metric))
     return boards
 
@@ -217,11 +217,12 @@ def _derive_worst_case(g: dict[str, Any]) -> None:
         g["columns"][col.title] = col
 
 
-def _params(component: dict[str, Any]) -> str:
+def params_key(component: dict[str, Any]) -> str:
+    """A component's params as a canonical string (to tell variants apart)."""
     return json.dumps(component.get("params") or {}, sort_keys=True)
 
 
-def _label(name: str, params: str, variants: Iterable[str]) -> str:
+def variant_label(name: str, params: str, variants: Iterable[str]) -> str:
     """``name``, plus the parameters that tell it apart from same-named variants (``vanilla-adv(eps=0.02)``)."""
     siblings = [json.loads(p) for p in variants]
     mine = json.loads(params)
@@ -232,9 +233,9 @@ def _label(name: str, params: str, variants: Iterable[str]) -> str:
     return f"{name}({', '.join(shown)})" if shown else name
 
 
-def _corpus_label(name: str, params: str, groups: set[tuple[str, str, str, str]]) -> str:
+def _corpusvariant_label(name: str, params: str, groups: set[tuple[str, str, str, str]]) -> str:
     """The corpus name, plus the parameters that tell it apart from same-named corpora in the store."""
-    return _label(name, params, {p for (n, p, _, _) in groups if n == name})
+    return variant_label(name, params, {p for (n, p, _, _) in groups if n == name})
 
 
 def defense_costs(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str], dict[str, float]]:

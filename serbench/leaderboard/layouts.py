@@ -1,0 +1,302 @@
+"""The papers' table layouts, filled from the store: ``--layout ren2020`` and ``--layout latif2020``.
+
+``ren2020``, Ren et al. (ICASSP 2020) Table 2: one row per training strategy and
+its eps (single training at .00, then each adversarial training's eps); per
+model, UAR on real (clean) and fake (FGSM at the row's eps) data, on dev
+(``valid``) and test. The paper evaluates dev on models trained on train and
+test on models trained on train+dev (``training.fit_on``); records of both
+meet here. ``*``: better than single training of the same model in the same
+column at p < .001 (one-tailed z-test, as the paper tests).
+
+``latif2020``, Latif et al. (Interspeech 2020): Table 1, UAR % per model (rows)
+and corpus (columns) without augmentation; Table 2, per model and augmentation,
+clean and noisy UAR at each SNR (noises pooled: the paper draws one of five
+DEMAND noises per utterance); Table 3, per model and augmentation, UAR under
+each attack at each eps. Values are mean ± std over folds and seeds, in percent.
+
+Only test-partition records enter the Latif tables; cells with no record show
+``—`` and failed cells ``failed``, never a silent gap.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from serbench.leaderboard.aggregate import params_key, variant_label
+from serbench.leaderboard.significance import z_test
+
+REN_ALPHA = 0.001
+
+
+@dataclass
+class PaperTable:
+    """A table in a paper's layout: header, rows of texts, notes under it."""
+
+    slug: str
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    notes: list[str] = field(default_factory=list)
+    label_columns: int = 2  # leading columns that name the row (left-aligned)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"slug": self.slug, "title": self.title, "header": self.header, "rows": self.rows, "notes": self.notes,
+                "label_columns": self.label_columns}
+
+
+@dataclass
+class _Values:
+    records: list[dict[str, Any]] = field(default_factory=list)
+    failed: int = 0
+
+    def values(self, metric: str) -> list[float]:
+        return [float(r["metrics"][metric]) for r in self.records]
+
+    def utterances(self) -> int:
+        ids: set[str] = set()
+        for r in self.records:
+            ids.update(r["metrics"].get("ids") or [f"{r['key']}:{i}" for i in range(r["metrics"].get("n", 0))])
+        return len(ids)
+
+
+def _corpus(rec: dict[str, Any]) -> str:
+    ds = rec["train"]["dataset"]
+    params = {k: v for k, v in (ds.get("params") or {}).items() if k != "root"}
+    shown = f"({', '.join(f'{k}={v}' for k, v in sorted(params.items()))})" if ds["name"] == "cross-corpus" else ""
+    return f"{ds['name']}{shown} · {ds.get('protocol') or 'default'}"
+
+
+def _index(records: Iterable[dict[str, Any]], coords: Callable[[dict[str, Any]], tuple | None]
+           ) -> dict[tuple, _Values]:
+    """Eval records grouped by ``coords`` (None: the record does not enter this table)."""
+    out: dict[tuple, _Values] = {}
+    for rec in records:
+        if rec.get("kind") != "eval":
+            continue
+        key = coords(rec)
+        if key is None:
+            continue
+        cell = out.setdefault(key, _Values())
+        if rec["status"] == "ok":
+            cell.records.append(rec)
+        else:
+            cell.failed += 1
+    return out
+
+
+def _variants(records: list[dict[str, Any]], part: str) -> Callable[[dict[str, Any]], str]:
+    """A labeller of models or defenses that tells same-named variants apart by their params."""
+    seen: dict[str, set[str]] = {}
+    for rec in records:
+        comp = rec["train"][part]
+        seen.setdefault(comp["name"], set()).add(params_key(comp))
+
+    def label(rec: dict[str, Any]) -> str:
+        comp = rec["train"][part]
+        return variant_label(comp["name"], params_key(comp), seen[comp["name"]])
+
+    return label
+
+
+def _percent(cell: _Values | None, metric: str) -> str:
+    if cell is None or (not cell.records and not cell.failed):
+        return "—"
+    if not cell.records:
+        return "failed"
+    vals = [100 * v for v in cell.values(metric)]
+    text = f"{statistics.fmean(vals):.1f}"
+    if len(vals) > 1:
+        text += f" ± {statistics.pstdev(vals):.1f}"
+    return text + (f" (+{cell.failed} failed)" if cell.failed else "")
+
+
+def _fraction(cell: _Values | None, metric: str) -> str:
+    """Ren et al.'s style: ``.836``."""
+    if cell is None or (not cell.records and not cell.failed):
+        return "—"
+    if not cell.records:
+        return "failed"
+    vals = cell.values(metric)
+
+    def short(x: float) -> str:
+        return f"{x:.3f}".replace("0.", ".", 1) if x < 1 else f"{x:.3f}"
+
+    text = short(statistics.fmean(vals))
+    if len(vals) > 1:
+        text += f"±{short(statistics.pstdev(vals))}"
+    return text + (f" (+{cell.failed} failed)" if cell.failed else "")
+
+
+# -- Ren et al. 2020, Table 2 --------------------------------------------------------------------------
+
+_STRATEGY = {"standard": "single training", "vanilla-adv": "van. adv. training",
+             "similarity-adv": "sim. adv. training"}
+_STRATEGY_ORDER = {"standard": 0, "vanilla-adv": 1, "similarity-adv": 2}
+
+
+def _training_eps(rec: dict[str, Any]) -> float:
+    return float((rec["train"]["defense"].get("params") or {}).get("eps", 0.0))
+
+
+def ren2020(records: list[dict[str, Any]], metric: str = "uar") -> list[PaperTable]:
+    evals = [r for r in records if r.get("kind") == "eval"]
+    model_of, tables = _variants(evals, "model"), []
+    for corpus in sorted({_corpus(r) for r in evals}):
+        mine = [r for r in evals if _corpus(r) == corpus]
+        domains = sorted({r["condition"]["threat"]["domain"] for r in mine
+                          if r["condition"]["type"] == "attack" and r["condition"]["attack"]["name"] == "fgsm"})
+        for domain in domains or [None]:
+            tables.append(_ren_table(corpus, domain, mine, model_of, metric, len(domains) > 1))
+    return tables
+
+
+def _ren_table(corpus: str, domain: str | None, recs: list[dict[str, Any]], model_of: Callable,
+               metric: str, name_domain: bool) -> PaperTable:
+    def coords(rec: dict[str, Any]) -> tuple | None:
+        cond = rec["condition"]
+        if cond["type"] == "clean":
+            kind, eps = "real", None
+        elif (cond["type"] == "attack" and cond["attack"]["name"] == "fgsm"
+              and cond["threat"]["domain"] == domain):
+            kind, eps = "fake", round(float(cond["threat"]["eps"]), 9)
+        else:
+            return None
+        return model_of(rec), rec["train"]["defense"]["name"], round(_training_eps(rec), 9), kind, eps, rec["partition"]
+
+    cells = _index(recs, coords)
+    models = sorted({k[0] for k in cells})
+    strategies = sorted({(k[1], k[2]) for k in cells},
+                        key=lambda s: (_STRATEGY_ORDER.get(s[0], 3), s[0], s[1]))
+    partitions = [p for p in ("valid", "test") if any(k[5] == p for k in cells)]
+    name = {"valid": "dev", "test": "test"}
+    header = ["training", "eps"] + [f"{m} {kind} {name[p]}" for m in models for kind in ("real", "fake")
+                                    for p in partitions]
+    rows, marked = [], False
+    for strategy, eps in strategies:
+        row = [_STRATEGY.get(strategy, strategy), f"{eps:.2f}".replace("0.", ".", 1)]
+        for model in models:
+            for kind in ("real", "fake"):
+                for part in partitions:
+                    at = None if kind == "real" else eps
+                    cell = cells.get((model, strategy, eps, kind, at, part))
+                    if kind == "fake" and strategy == "standard":
+                        cell = None  # the paper's single-training row has no fake column (its Fig. 3 does)
+                    text = _fraction(cell, metric)
+                    base = cells.get((model, "standard", 0.0, kind, at, part))
+                    if cell and cell.records and base and base.records and strategy != "standard":
+                        a = statistics.fmean(base.values(metric))
+                        b = statistics.fmean(cell.values(metric))
+                        if z_test(a, b, base.utterances(), cell.utterances())[1] < REN_ALPHA:
+                            text += "*"
+                            marked = True
+                    row.append(text)
+        rows.append(row)
+    notes = ["real: clean data; fake: FGSM at the row's eps" + (f" ({domain} domain)" if domain else
+                                                                   " (no FGSM records)"),
+             "dev: the valid partition (models fit on train); test: the test partition (models fit as the spec "
+             "says, train+valid in Ren et al.)"]
+    if marked:
+        notes.append("*: better than single training of the same model in the same column, one-tailed z-test "
+                     "p < .001")
+    title = f"Ren et al. 2020, Table 2 layout — {metric.upper()} — {corpus}" + (f" — {domain}" if name_domain
+                                                                                  else "")
+    return PaperTable(_slug("ren2020", corpus, domain if name_domain else ""), title, header, rows, notes)
+
+
+# -- Latif et al. 2020, Tables 1-3 ---------------------------------------------------------------------
+
+def latif2020(records: list[dict[str, Any]], metric: str = "uar") -> list[PaperTable]:
+    evals = [r for r in records if r.get("kind") == "eval" and r["partition"] == "test"]
+    model_of, defense_of = _variants(evals, "model"), _variants(evals, "defense")
+    tables = [_latif_table1(evals, model_of, metric)]
+    for corpus in sorted({_corpus(r) for r in evals}):
+        mine = [r for r in evals if _corpus(r) == corpus]
+        tables += [t for t in (_latif_noise(corpus, mine, model_of, defense_of, metric),
+                               _latif_attacks(corpus, mine, model_of, defense_of, metric)) if t]
+    return tables
+
+
+def _latif_table1(evals: list[dict[str, Any]], model_of: Callable, metric: str) -> PaperTable:
+    cells = _index(evals, lambda r: (model_of(r), _corpus(r)) if r["condition"]["type"] == "clean"
+                   and r["train"]["defense"]["name"] == "standard" else None)
+    models = sorted({m for m, _ in cells})
+    corpora = sorted({c for _, c in cells})
+    rows = [[m] + [_percent(cells.get((m, c)), metric) for c in corpora] for m in models]
+    return PaperTable("latif2020-table1", f"Latif et al. 2020, Table 1 layout — {metric.upper()} (%) of "
+                      "different models (no augmentation, test partition)", ["model"] + corpora, rows,
+                      label_columns=1)
+
+
+def _latif_noise(corpus: str, recs: list[dict[str, Any]], model_of: Callable, defense_of: Callable,
+                 metric: str) -> PaperTable | None:
+    def coords(rec: dict[str, Any]) -> tuple | None:
+        cond = rec["condition"]
+        if cond["type"] == "clean":
+            return model_of(rec), defense_of(rec), None
+        if cond["type"] == "noise":
+            return model_of(rec), defense_of(rec), float(cond["snr_db"])
+        return None
+
+    cells = _index(recs, coords)
+    snrs = sorted({k[2] for k in cells if k[2] is not None})
+    if not snrs:
+        return None
+    noises = sorted({r["condition"]["noise"]["name"] for r in recs if r["condition"]["type"] == "noise"})
+    systems = sorted({(m, d) for m, d, _ in cells}, key=lambda s: (s[0], s[1] != "standard", s[1]))
+    header = ["model", "augmentation", "clean"] + [f"{s:g} dB" for s in snrs]
+    rows = [[m, "none" if d == "standard" else d] + [_percent(cells.get((m, d, s)), metric) for s in [None, *snrs]]
+            for m, d in systems]
+    return PaperTable(_slug("latif2020-table2", corpus), f"Latif et al. 2020, Table 2 layout — {metric.upper()} "
+                      f"(%) in noise (mismatched: trained clean) — {corpus}", header, rows,
+                      [f"noises pooled at each SNR: {', '.join(noises)}"])
+
+
+def _latif_attacks(corpus: str, recs: list[dict[str, Any]], model_of: Callable, defense_of: Callable,
+                   metric: str) -> PaperTable | None:
+    def coords(rec: dict[str, Any]) -> tuple | None:
+        cond = rec["condition"]
+        if cond["type"] != "attack":
+            return None
+        return model_of(rec), defense_of(rec), cond["attack"]["name"], float(cond["threat"]["eps"])
+
+    cells = _index(recs, coords)
+    if not cells:
+        return None
+    columns = sorted({(k[2], k[3]) for k in cells}, key=lambda c: (c[1], c[0] != "fgsm", c[0]))
+    systems = sorted({(k[0], k[1]) for k in cells}, key=lambda s: (s[0], s[1] != "standard", s[1]))
+    header = ["model", "augmentation"] + [f"{a.upper() if a in ('fgsm', 'bim') else a} {e:g}" for a, e in columns]
+    rows = [[m, "none" if d == "standard" else d] + [_percent(cells.get((m, d, a, e)), metric) for a, e in columns]
+            for m, d in systems]
+    return PaperTable(_slug("latif2020-table3", corpus), f"Latif et al. 2020, Table 3 layout — {metric.upper()} "
+                      f"(%) under adversarial attacks — {corpus}", header, rows)
+
+
+def _slug(*parts: str) -> str:
+    words = "".join(c if c.isalnum() else " " for c in " ".join(parts).lower()).split()
+    return "-".join(words)
+
+
+LAYOUTS: dict[str, Callable[[list[dict[str, Any]], str], list[PaperTable]]] = {
+    "ren2020": ren2020, "latif2020": latif2020,
+}
+
+
+def layout_tables(name: str, records: list[dict[str, Any]], metric: str = "uar") -> list[PaperTable]:
+    return LAYOUTS[name](records, metric)
+
+
+def markdown(tables: list[PaperTable]) -> str:
+    out = []
+    for t in tables:
+        out += [f"### {t.title}", "", "| " + " | ".join(t.header) + " |",
+                "|" + "|".join("---" if i < t.label_columns else "---:" for i in range(len(t.header))) + "|"]
+        out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in t.rows]
+        out += [""] + [f"{n}  " for n in t.notes] + ([""] if t.notes else [])
+    return "\n".join(out).rstrip() + "\n"
+
+
+def to_json(tables: list[PaperTable], layout: str, metric: str) -> str:
+    return json.dumps({"layout": layout, "metric": metric, "tables": [t.as_dict() for t in tables]}, indent=1) + "\n"
