@@ -5,7 +5,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.serbench-installed
 PLUGIN_PYPROJECTS := $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: quickstart test setup clean
+.PHONY: quickstart test setup clean leaderboard
 
 quickstart: $(STAMP)
 	$(VENV)/bin/serbench run benchmarks/quickstart.yaml --results results/quickstart
@@ -17,6 +17,12 @@ test: $(STAMP)
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 setup: $(STAMP)
+
+# The committed leaderboard/: the quickstart's records and everything generated from them.
+leaderboard: quickstart
+	rm -rf leaderboard/records && mkdir -p leaderboard/records
+	cp results/quickstart/records/*.json leaderboard/records/
+	$(VENV)/bin/serbench leaderboard --results leaderboard --out leaderboard
 
 $(STAMP): pyproject.toml $(PLUGIN_PYPROJECTS) Makefile
 	$(PYTHON) -m venv $(VENV)

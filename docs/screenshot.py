@@ -1,6 +1,6 @@
 """Screenshot of a generated HTML leaderboard with headless Chromium (selenium): docs/leaderboard.png.
 
-    .venv/bin/serbench leaderboard --results results/quickstart --out leaderboard
+    make leaderboard
     .venv/bin/python docs/screenshot.py leaderboard/leaderboard.html docs/leaderboard.png
 """
 
