@@ -24,7 +24,7 @@ def test_compute_once_then_load(tmp_path):
     assert torch.equal(first, second) and len(calls) == 1
     cache.get_or_compute({**key, "frontend": {"n_mels": 128}}, compute)
     assert len(calls) == 2
-    assert not list(tmp_path.rglob(".tmp-*"))  # no temp file left behind
+    assert not list(tmp_path.rglob(".*.tmp"))  # no temp file left behind
     assert key in cache
 
 

@@ -106,16 +106,16 @@ def test_a_run_killed_with_sigkill_resumes_without_redoing_finished_work(tmp_pat
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {k: r["created"] for k, r in _records(results).items() if r["kind"] == "train"}
-    assert 0 < len(before) < len(train_keys)
+    assert 0 < len(before) < len(train_keys), f"{len(before)} of {len(train_keys)} models trained before the kill"
     rerun = _start(spec, results)
     out, err = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, err
     recs = _records(results)
-    assert {k for k, r in recs.items() if r["kind"] == "eval"} == eval_keys
-    assert {k for k, r in recs.items() if r["kind"] == "train"} == train_keys
-    assert all(r["status"] == "ok" for r in recs.values())
-    assert all(recs[k]["created"] == created for k, created in before.items())  # not trained again
-    assert not list((results / "locks").glob("*.lock"))
+    assert {k for k, r in recs.items() if r["kind"] == "eval"} == eval_keys, err
+    assert {k for k, r in recs.items() if r["kind"] == "train"} == train_keys, err
+    assert all(r["status"] == "ok" for r in recs.values()), [r.get("error") for r in recs.values()]
+    assert all(recs[k]["created"] == created for k, created in before.items()), err  # not trained again
+    assert not list((results / "locks").glob("*.lock")), err
 
 
 @pytest.mark.slow

@@ -12,8 +12,6 @@ and are removed once they are old.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,6 +21,7 @@ import torch
 from serbench.bench.cells import SCHEMA_VERSION
 from serbench.bench.locks import CellLock
 from serbench.errors import SerbenchError
+from serbench.files import TEMP_GLOB, write_atomic, write_bytes_atomic
 
 
 class Store:
@@ -42,7 +41,7 @@ class Store:
         for folder in (self.records_dir, self.checkpoints_dir):
             if not folder.is_dir():
                 continue
-            for tmp in folder.glob(".*.tmp"):
+            for tmp in folder.glob(TEMP_GLOB):
                 try:
                     if now - tmp.stat().st_mtime > older_than_s:
                         tmp.unlink()
@@ -50,19 +49,6 @@ class Store:
                 except FileNotFoundError:
                     continue
         return removed
-
-    def _atomic_write(self, path: Path, write) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                write(fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     # -- records ------------------------------------------------------------------
     def record_path(self, key: str) -> Path:
@@ -72,7 +58,7 @@ class Store:
         record = {"schema": SCHEMA_VERSION, **record}
         data = json.dumps(record, indent=1, sort_keys=True, allow_nan=True).encode()
         path = self.record_path(record["key"])
-        self._atomic_write(path, lambda fh: fh.write(data))
+        write_bytes_atomic(path, data, durable=True)
         return path
 
     def read(self, key: str) -> dict[str, Any] | None:
@@ -103,7 +89,7 @@ class Store:
         return self.checkpoints_dir / f"{train_key}.pt"
 
     def save_checkpoint(self, train_key: str, payload: dict[str, Any]) -> None:
-        self._atomic_write(self.checkpoint_path(train_key), lambda fh: torch.save(payload, fh))
+        write_atomic(self.checkpoint_path(train_key), lambda fh: torch.save(payload, fh), durable=True)
 
     def load_checkpoint(self, train_key: str) -> dict[str, Any] | None:
         path = self.checkpoint_path(train_key)

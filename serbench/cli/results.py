@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import typer
 
 from serbench.cli.main import RESULTS_OPT, app, console
 from serbench.errors import SerbenchError
+from serbench.files import write_bytes_atomic
 
 results_app = typer.Typer(help="Inspect and export the results store.", no_args_is_help=True)
 app.add_typer(results_app, name="results")
@@ -115,13 +114,5 @@ def export(
     if output is None:
         typer.echo(text, nl=False)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(output, text.encode())
     console.print(f"{len(rows)} rows -> {output}", highlight=False)

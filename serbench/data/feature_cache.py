@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import torch
 
 from serbench.errors import SerbenchError
+from serbench.files import write_atomic, write_bytes_atomic
 
 CACHE_VERSION = 1
 
@@ -82,18 +82,7 @@ class FeatureCache:
         return value
 
     def _write(self, path: Path, value: torch.Tensor, key_parts: dict[str, Any]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pt")
-        os.close(fd)
-        try:
-            torch.save(value.detach().cpu().contiguous(), tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_atomic(path, lambda fh: torch.save(value.detach().cpu().contiguous(), fh))
         meta = {k: v for k, v in key_parts.items() if k != "ids"}
         meta["num_ids"] = len(key_parts.get("ids", []))
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(canonical_json(meta))
-        os.replace(tmp, path.with_suffix(".json"))
+        write_bytes_atomic(path.with_suffix(".json"), canonical_json(meta).encode())

@@ -9,12 +9,12 @@ atomically so concurrent workers never read half a file.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from serbench.data.corpus import Corpus, Utterance
+from serbench.files import write_atomic
 
 
 def cache_dir() -> Path:
@@ -40,11 +40,8 @@ class GeneratedCorpus(Corpus):
                     self._audio = {k: z[k] for k in z.files}
             else:
                 self._audio = self.generate()
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-                os.close(fd)
-                np.savez(tmp, **self._audio)
-                os.replace(tmp, path)
+                audio = self._audio
+                write_atomic(path, lambda fh: np.savez(fh, **audio))
         return self._audio
 
     def load_audio(self, utt: Utterance) -> np.ndarray:

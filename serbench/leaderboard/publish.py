@@ -11,11 +11,10 @@ generated on another machine with other fonts still checks clean.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from serbench.files import write_bytes_atomic
 from serbench.leaderboard.aggregate import build_boards
 from serbench.leaderboard.export import provenance, to_csv, to_json
 from serbench.leaderboard.html import page
@@ -62,12 +61,6 @@ def build(records: list[dict[str, Any]], metric: str = "uar", render: bool = Tru
     return files, digests
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _generated(folder: Path) -> set[str]:
     """Files in ``folder`` that serbench generates (other files, e.g. a README, are left alone)."""
     names = {p.name for p in folder.glob("leaderboard.*") if p.is_file()}
@@ -79,17 +72,7 @@ def write(folder: Path, files: dict[str, bytes]) -> list[str]:
     """Write ``files`` into ``folder`` (each atomically) and remove generated files no longer produced."""
     folder.mkdir(parents=True, exist_ok=True)
     for rel, data in sorted(files.items()):
-        path = folder / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o666 & ~_umask())  # published files are world-readable, as the user's umask allows
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_bytes_atomic(folder / rel, data)
     stale = sorted(_generated(folder) - set(files))
     for rel in stale:
         (folder / rel).unlink()
