@@ -76,7 +76,7 @@ def main() -> None:
         start = time.perf_counter()  # a cluster is normally up already: its start-up is timed apart
         ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
         startup = time.perf_counter() - start
-        store = Store(tmp / "ray")
+        store = Store(tmp / f"ray@{args.workers}")
         store.root.mkdir()
         os.symlink(cache, store.root / "cache")
         start = time.perf_counter()
@@ -84,6 +84,7 @@ def main() -> None:
         times[f"ray@{args.workers}"] = time.perf_counter() - start
         ray.shutdown()
         assert summary.ok, summary.failed
+        busy = {name: _busy_seconds(Store(tmp / name)) for name in times}
     ray_t = times[f"ray@{args.workers}"]
     print(f"matrix: {len(spec.seeds)} train cells x (clean + FGSM), cnn4.small, {args.iterations} iterations, "
           f"{os.cpu_count()} CPUs, torch default threads {default_threads}")
@@ -93,6 +94,21 @@ def main() -> None:
     print(f"speed-up local@1 / ray@{args.workers}:   {times['local@1'] / ray_t:.2f}  "
           f"(goal >= {0.8 * args.workers:.1f}); with start-up {times['local@1'] / (ray_t + startup):.2f}")
     print(f"speed-up local@all / ray@{args.workers}: {times['local@all'] / ray_t:.2f}")
+    # Where the time goes: the cells' own train + eval seconds (from their records), per run.
+    n = args.workers
+    print("cell seconds (sum of train + eval timings): " + ", ".join(f"{k} {v:.1f}" for k, v in busy.items()))
+    print(f"  per-cell slowdown on ray@{n} vs local@1: {busy[f'ray@{n}'] / busy['local@1']:.2f} "
+          f"(>1: workers slow each other down: shared cores, caches, Ray's own processes)")
+    print(f"  ray@{n} wall beyond its cells' own time: {ray_t - busy[f'ray@{n}'] / n:.1f} s "
+          f"(scheduling, worker start, imports, data loading)")
+
+
+def _busy_seconds(store: Store) -> float:
+    total = 0.0
+    for rec in store.records():
+        t = rec.get("timings") or {}
+        total += float(t.get("seconds", 0.0) if rec["kind"] == "train" else t.get("eval_s", 0.0))
+    return total
 
 
 if __name__ == "__main__":
