@@ -202,9 +202,10 @@ class Spec:
 LOCATION_PARAMS = frozenset({"root"})
 
 
-def _without_location(value: Any) -> Any:
+def without_location(value: Any) -> Any:
+    """``value`` without the params that say where a local copy lives (``root``, at any depth)."""
     if isinstance(value, dict):
-        return {k: _without_location(v) for k, v in value.items() if k not in LOCATION_PARAMS}
+        return {k: without_location(v) for k, v in value.items() if k not in LOCATION_PARAMS}
     return value
 
 
@@ -212,7 +213,7 @@ def dataset_identity(resolved: Resolved) -> dict[str, Any]:
     """A dataset's part of a cell key: where the local copy lives (``root``, at any depth) is left out,
     so the same corpus read from another folder or machine gives the same cells."""
     ident = resolved.identity()
-    return {**ident, "params": _without_location(ident["params"])}
+    return {**ident, "params": without_location(ident["params"])}
 
 
 def cell_fields(cell: EvalCell) -> dict[str, Any]:

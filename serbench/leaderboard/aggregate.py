@@ -22,7 +22,9 @@ from __future__ import annotations
 import json
 import statistics
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
+
+from serbench.bench.spec import without_location
 
 NO_THREAT = "none"
 
@@ -157,12 +159,9 @@ def build_boards(records: Iterable[dict[str, Any]], metric: str = "uar") -> list
     groups: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     evals = [r for r in records if r.get("kind") == "eval"]
     threats: dict[tuple[str, str, str], set[str]] = {}
-    variants: dict[tuple[str, str], set[str]] = {}  # (part, name) -> params seen, to tell variants apart
     for rec in evals:
         threats.setdefault(_group(rec), set()).add(threat_of(rec["condition"]))
-        for part in ("model", "defense"):
-            comp = rec["train"][part]
-            variants.setdefault((part, comp["name"]), set()).add(params_key(comp))
+    model_of, defense_of = variant_labeller(evals, "model"), variant_labeller(evals, "defense")
     for rec in evals:
         base = _group(rec)
         threat = threat_of(rec["condition"])
@@ -173,9 +172,7 @@ def build_boards(records: Iterable[dict[str, Any]], metric: str = "uar") -> list
             g = groups.setdefault((*base, target), {"columns": {}, "rows": {}})
             col = column_of(rec["condition"])
             g["columns"][col.title] = col
-            model, defense = rec["train"]["model"], rec["train"]["defense"]
-            row = (variant_label(model["name"], params_key(model), variants["model", model["name"]]),
-                   variant_label(defense["name"], params_key(defense), variants["defense", defense["name"]]))
+            row = (model_of(rec), defense_of(rec))
             cell = g["rows"].setdefault(row, {}).setdefault(col.title, Cell())
             if rec["status"] == "ok":
                 cell.values.append(float(rec["metrics"][metric]))
@@ -187,14 +184,20 @@ def build_boards(records: Iterable[dict[str, Any]], metric: str = "uar") -> list
     for (corpus, params, protocol, partition, threat), g in sorted(groups.items()):
         _derive_worst_case(g)
         columns = sorted(g["columns"].values(), key=lambda c: c.order)
-        label = _corpusvariant_label(corpus, params, {k[:4] for k in groups})
+        label = _corpus_label(corpus, params, {k[:4] for k in groups})
         boards.append(Board(label, protocol, partition, threat, columns, g["rows"], metric))
     return boards
 
 
+def dataset_params(rec: dict[str, Any]) -> dict[str, Any]:
+    """The record's dataset params without where the local copy lives (records older than the keys that
+    leave ``root`` out still carry it)."""
+    return without_location(rec["train"]["dataset"].get("params") or {})
+
+
 def _group(rec: dict[str, Any]) -> tuple[str, str, str, str]:
     ds = rec["train"]["dataset"]
-    params = json.dumps({k: v for k, v in ds.get("params", {}).items() if k != "root"}, sort_keys=True)
+    params = json.dumps(dataset_params(rec), sort_keys=True)
     return ds["name"], params, str(ds.get("protocol") or "default"), rec["partition"]
 
 
@@ -233,7 +236,22 @@ def variant_label(name: str, params: str, variants: Iterable[str]) -> str:
     return f"{name}({', '.join(shown)})" if shown else name
 
 
-def _corpusvariant_label(name: str, params: str, groups: set[tuple[str, str, str, str]]) -> str:
+def variant_labeller(records: list[dict[str, Any]], part: str) -> Callable[[dict[str, Any]], str]:
+    """A labeller of a record's ``part`` (model or defense) that tells same-named variants among
+    ``records`` apart by the params that differ."""
+    seen: dict[str, set[str]] = {}
+    for rec in records:
+        comp = rec["train"][part]
+        seen.setdefault(comp["name"], set()).add(params_key(comp))
+
+    def label(rec: dict[str, Any]) -> str:
+        comp = rec["train"][part]
+        return variant_label(comp["name"], params_key(comp), seen[comp["name"]])
+
+    return label
+
+
+def _corpus_label(name: str, params: str, groups: set[tuple[str, str, str, str]]) -> str:
     """The corpus name, plus the parameters that tell it apart from same-named corpora in the store."""
     return variant_label(name, params, {p for (n, p, _, _) in groups if n == name})
 

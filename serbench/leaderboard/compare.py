@@ -22,7 +22,7 @@ import yaml
 
 from serbench.bench.spec import EXCLUDE_FIELDS, eval_fields, matches
 from serbench.errors import SerbenchError
-from serbench.leaderboard.aggregate import column_of
+from serbench.leaderboard.aggregate import column_of, dataset_params
 from serbench.leaderboard.significance import Bootstrap, paired_bootstrap, z_test
 
 FIELDS = EXCLUDE_FIELDS
@@ -57,7 +57,7 @@ def _identity(rec: dict[str, Any], drop: set[str]) -> dict[str, Any]:
     fields = {k: v for k, v in _fields(rec).items() if k not in drop}
     train, cond = rec["train"], rec["condition"]
     params = {  # the params of what a field names go with the field
-        "dataset": {k: v for k, v in (train["dataset"].get("params") or {}).items() if k != "root"},
+        "dataset": dataset_params(rec),
         "model": train["model"].get("params"), "defense": train["defense"].get("params"),
         "attack": (cond.get("attack") or {}).get("params"), "noise": (cond.get("noise") or {}).get("params"),
     }

@@ -44,6 +44,7 @@ def provenance(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 def board_dict(board: Board) -> dict[str, Any]:
     rows = []
+    best = {col.title: board.best(col.title) for col in board.columns}
     for rank, row in enumerate(board.ranked_rows(), 1):
         cells = {}
         for col in board.columns:
@@ -51,7 +52,7 @@ def board_dict(board: Board) -> dict[str, Any]:
             if cell is None:
                 continue
             cells[col.title] = {"mean": _r(cell.mean), "std": _r(cell.std), "n": len(cell.values),
-                                "failed": cell.failed, "best": row in board.best(col.title),
+                                "failed": cell.failed, "best": row in best[col.title],
                                 "warnings": list(cell.warnings)}
         rows.append({"rank": rank, "model": row[0], "defense": row[1], "cells": cells})
     return {

@@ -25,7 +25,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from serbench.leaderboard.aggregate import params_key, variant_label
+from serbench.leaderboard.aggregate import dataset_params, variant_labeller
 from serbench.leaderboard.significance import z_test
 
 REN_ALPHA = 0.001
@@ -64,7 +64,7 @@ class _Values:
 
 def _corpus(rec: dict[str, Any]) -> str:
     ds = rec["train"]["dataset"]
-    params = {k: v for k, v in (ds.get("params") or {}).items() if k != "root"}
+    params = dataset_params(rec)
     shown = f"({', '.join(f'{k}={v}' for k, v in sorted(params.items()))})" if ds["name"] == "cross-corpus" else ""
     return f"{ds['name']}{shown} · {ds.get('protocol') or 'default'}"
 
@@ -87,46 +87,27 @@ def _index(records: Iterable[dict[str, Any]], coords: Callable[[dict[str, Any]],
     return out
 
 
-def _variants(records: list[dict[str, Any]], part: str) -> Callable[[dict[str, Any]], str]:
-    """A labeller of models or defenses that tells same-named variants apart by their params."""
-    seen: dict[str, set[str]] = {}
-    for rec in records:
-        comp = rec["train"][part]
-        seen.setdefault(comp["name"], set()).add(params_key(comp))
-
-    def label(rec: dict[str, Any]) -> str:
-        comp = rec["train"][part]
-        return variant_label(comp["name"], params_key(comp), seen[comp["name"]])
-
-    return label
-
-
-def _percent(cell: _Values | None, metric: str) -> str:
-    if cell is None or (not cell.records and not cell.failed):
-        return "—"
-    if not cell.records:
-        return "failed"
-    vals = [100 * v for v in cell.values(metric)]
-    text = f"{statistics.fmean(vals):.1f}"
-    if len(vals) > 1:
-        text += f" ± {statistics.pstdev(vals):.1f}"
-    return text + (f" (+{cell.failed} failed)" if cell.failed else "")
-
-
-def _fraction(cell: _Values | None, metric: str) -> str:
-    """Ren et al.'s style: ``.836``."""
+def _text(cell: _Values | None, metric: str, style: str) -> str:
+    """A cell as ``61.5 ± 1.5`` (``percent``, Latif et al.) or ``.836±.012`` (``fraction``, Ren et al.);
+    ``—`` without records, ``failed`` when every record failed."""
     if cell is None or (not cell.records and not cell.failed):
         return "—"
     if not cell.records:
         return "failed"
     vals = cell.values(metric)
+    if style == "percent":
+        vals = [100 * v for v in vals]
 
-    def short(x: float) -> str:
-        return f"{x:.3f}".replace("0.", ".", 1) if x < 1 else f"{x:.3f}"
-
-    text = short(statistics.fmean(vals))
+        def show(x: float) -> str:
+            return f"{x:.1f}"
+        sep = " ± "
+    else:
+        def show(x: float) -> str:
+            return f"{x:.3f}".replace("0.", ".", 1) if x < 1 else f"{x:.3f}"
+        sep = "±"
+    text = show(statistics.fmean(vals))
     if len(vals) > 1:
-        text += f"±{short(statistics.pstdev(vals))}"
+        text += sep + show(statistics.pstdev(vals))
     return text + (f" (+{cell.failed} failed)" if cell.failed else "")
 
 
@@ -143,7 +124,7 @@ def _training_eps(rec: dict[str, Any]) -> float:
 
 def ren2020(records: list[dict[str, Any]], metric: str = "uar") -> list[PaperTable]:
     evals = [r for r in records if r.get("kind") == "eval"]
-    model_of, tables = _variants(evals, "model"), []
+    model_of, tables = variant_labeller(evals, "model"), []
     for corpus in sorted({_corpus(r) for r in evals}):
         mine = [r for r in evals if _corpus(r) == corpus]
         domains = sorted({r["condition"]["threat"]["domain"] for r in mine
@@ -184,7 +165,7 @@ def _ren_table(corpus: str, domain: str | None, recs: list[dict[str, Any]], mode
                     cell = cells.get((model, strategy, eps, kind, at, part))
                     if kind == "fake" and strategy == "standard":
                         cell = None  # the paper's single-training row has no fake column (its Fig. 3 does)
-                    text = _fraction(cell, metric)
+                    text = _text(cell, metric, "fraction")
                     base = cells.get((model, "standard", 0.0, kind, at, part))
                     if cell and cell.records and base and base.records and strategy != "standard":
                         a = statistics.fmean(base.values(metric))
@@ -210,7 +191,7 @@ def _ren_table(corpus: str, domain: str | None, recs: list[dict[str, Any]], mode
 
 def latif2020(records: list[dict[str, Any]], metric: str = "uar") -> list[PaperTable]:
     evals = [r for r in records if r.get("kind") == "eval" and r["partition"] == "test"]
-    model_of, defense_of = _variants(evals, "model"), _variants(evals, "defense")
+    model_of, defense_of = variant_labeller(evals, "model"), variant_labeller(evals, "defense")
     tables = [_latif_table1(evals, model_of, metric)]
     for corpus in sorted({_corpus(r) for r in evals}):
         mine = [r for r in evals if _corpus(r) == corpus]
@@ -224,7 +205,7 @@ def _latif_table1(evals: list[dict[str, Any]], model_of: Callable, metric: str) 
                    and r["train"]["defense"]["name"] == "standard" else None)
     models = sorted({m for m, _ in cells})
     corpora = sorted({c for _, c in cells})
-    rows = [[m] + [_percent(cells.get((m, c)), metric) for c in corpora] for m in models]
+    rows = [[m] + [_text(cells.get((m, c)), metric, "percent") for c in corpora] for m in models]
     return PaperTable("latif2020-table1", f"Latif et al. 2020, Table 1 layout — {metric.upper()} (%) of "
                       "different models (no augmentation, test partition)", ["model"] + corpora, rows,
                       label_columns=1)
@@ -247,8 +228,8 @@ def _latif_noise(corpus: str, recs: list[dict[str, Any]], model_of: Callable, de
     noises = sorted({r["condition"]["noise"]["name"] for r in recs if r["condition"]["type"] == "noise"})
     systems = sorted({(m, d) for m, d, _ in cells}, key=lambda s: (s[0], s[1] != "standard", s[1]))
     header = ["model", "augmentation", "clean"] + [f"{s:g} dB" for s in snrs]
-    rows = [[m, "none" if d == "standard" else d] + [_percent(cells.get((m, d, s)), metric) for s in [None, *snrs]]
-            for m, d in systems]
+    rows = [[m, "none" if d == "standard" else d]
+            + [_text(cells.get((m, d, s)), metric, "percent") for s in [None, *snrs]] for m, d in systems]
     return PaperTable(_slug("latif2020-table2", corpus), f"Latif et al. 2020, Table 2 layout — {metric.upper()} "
                       f"(%) in noise (mismatched: trained clean) — {corpus}", header, rows,
                       [f"noises pooled at each SNR: {', '.join(noises)}"])
@@ -268,8 +249,8 @@ def _latif_attacks(corpus: str, recs: list[dict[str, Any]], model_of: Callable, 
     columns = sorted({(k[2], k[3]) for k in cells}, key=lambda c: (c[1], c[0] != "fgsm", c[0]))
     systems = sorted({(k[0], k[1]) for k in cells}, key=lambda s: (s[0], s[1] != "standard", s[1]))
     header = ["model", "augmentation"] + [f"{a.upper() if a in ('fgsm', 'bim') else a} {e:g}" for a, e in columns]
-    rows = [[m, "none" if d == "standard" else d] + [_percent(cells.get((m, d, a, e)), metric) for a, e in columns]
-            for m, d in systems]
+    rows = [[m, "none" if d == "standard" else d]
+            + [_text(cells.get((m, d, a, e)), metric, "percent") for a, e in columns] for m, d in systems]
     return PaperTable(_slug("latif2020-table3", corpus), f"Latif et al. 2020, Table 3 layout — {metric.upper()} "
                       f"(%) under adversarial attacks — {corpus}", header, rows)
 
