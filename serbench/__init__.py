@@ -32,6 +32,7 @@ def __getattr__(name: str):  # lazy: importing serbench must not import torch-he
         "Corpus": "serbench.data.corpus", "Utterance": "serbench.data.corpus", "Fold": "serbench.data.protocols",
         "leave_one_session_out": "serbench.data.protocols", "leave_one_speaker_out": "serbench.data.protocols",
         "speaker_kfold": "serbench.data.protocols", "GeneratedCorpus": "serbench.data.generated",
+        "declare_protocols": "serbench.data.corpus",
         "read_audio": "serbench.data.audio",
         "SERModel": "serbench.models.base",
         "Attack": "serbench.attacks.base", "ThreatModel": "serbench.attacks.base",
@@ -53,6 +54,6 @@ __all__ = [
     "SerbenchError", "SpecError", "DataError", "BudgetViolation", "PluginLoadError", "UnknownComponentError",
     "DuplicateComponentError",
     "Corpus", "GeneratedCorpus", "Utterance", "Fold", "leave_one_session_out", "leave_one_speaker_out",
-    "speaker_kfold", "read_audio", "SERModel", "Attack", "ThreatModel", "input_gradient",
+    "speaker_kfold", "declare_protocols", "read_audio", "SERModel", "Attack", "ThreatModel", "input_gradient",
     "library_attack_class", "check_budget", "perturbation", "Defense", "TrainBatch", "Noise", "mix_at_snr",
 ]

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import hashlib
 import importlib
 import inspect
+import json
+import os
 import threading
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from serbench.errors import (
@@ -56,6 +60,7 @@ class ComponentInfo:
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = "serbench"  # distribution that provides it
     factory: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
+    package_version: str = ""  # the version of the distribution ``source``, recorded beside ``version``
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +73,7 @@ class ComponentInfo:
             "tags": list(self.tags),
             "variants": self.variants,
             "source": self.source,
+            "package_version": self.package_version,
         }
 
 
@@ -95,8 +101,12 @@ class Resolved:
         return self.info.factory(**self.params)
 
     def identity(self) -> dict[str, Any]:
-        """The part of a cell key this component contributes (the name as requested, variant tag included)."""
-        return {"name": self.requested, "version": self.info.version, "params": self.params}
+        """The part of a cell key this component contributes: the name as requested (variant tag included),
+        the component's version, the distribution that provides it and that distribution's version (a
+        new release of a plugin makes new cells even when a component keeps its version), and the
+        resolved parameters."""
+        return {"name": self.requested, "version": self.info.version, "package": self.info.source,
+                "package_version": self.info.package_version, "params": self.params}
 
 
 def component(
@@ -112,7 +122,10 @@ def component(
     """Attach component metadata to a class or factory without registering it.
 
     This is what a plugin's entry point target uses; the entry point's name is
-    the component's name.
+    the component's name. ``version`` goes into every cell key: without one it is
+    the distribution's version; ``version="auto"`` is the sha256 of the source of
+    the module defining the component, so editing it makes new cells (also what
+    ``SERBENCH_SOURCE_VERSIONS=1`` gives every component without a version).
     """
 
     def wrap(obj: Any) -> Any:
@@ -187,7 +200,55 @@ def _summary_of(obj: Any) -> str:
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
-def _info_from(kind: str, name: str, obj: Any, source: str, version: str) -> ComponentInfo:
+AUTO_VERSION = "auto"
+SOURCE_VERSIONS_ENV = "SERBENCH_SOURCE_VERSIONS"
+
+
+def source_versions_enabled() -> bool:
+    """``SERBENCH_SOURCE_VERSIONS=1``: components without an explicit version are versioned by their source."""
+    return os.environ.get(SOURCE_VERSIONS_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def source_version(obj: Any) -> str:
+    """``src-<12 hex>``: the sha256 of the source file of the module that defines ``obj``.
+
+    Editing that module gives a new version, so cells keyed by it are recomputed: the version of
+    a component under development (``version="auto"``, or ``SERBENCH_SOURCE_VERSIONS=1``).
+    """
+    module = inspect.getmodule(obj)
+    try:
+        path = inspect.getsourcefile(module) if module is not None else None
+        data = Path(path).read_bytes() if path else None
+    except (OSError, TypeError):
+        data = None
+    if data is None:
+        where = getattr(obj, "__module__", None) or repr(obj)
+        raise SerbenchError(f"component {getattr(obj, '__qualname__', obj)!r}: version 'auto' needs the source of "
+                            f"module {where}, which is not available; give an explicit version")
+    return "src-" + hashlib.sha256(data).hexdigest()[:12]
+
+
+def _component_version(obj: Any, declared: str | None, fallback: str) -> str:
+    """The declared version; ``"auto"`` (or none under ``SERBENCH_SOURCE_VERSIONS=1``): the source hash;
+    else ``fallback`` (the package version for plugins, ``1.0`` for built-ins)."""
+    if declared == AUTO_VERSION or (not declared and source_versions_enabled()):
+        return source_version(obj)
+    return declared or fallback
+
+
+def _package_version(dist: str) -> str:
+    if dist == "serbench":
+        from serbench import __version__
+
+        return __version__
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+def _info_from(kind: str, name: str, obj: Any, source: str, version: str,
+               package_version: str | None = None) -> ComponentInfo:
     meta = getattr(obj, _ATTR, None) or {}
     defaults = meta.get("defaults")
     if defaults is None:
@@ -195,7 +256,7 @@ def _info_from(kind: str, name: str, obj: Any, source: str, version: str) -> Com
     return ComponentInfo(
         kind=kind,
         name=name,
-        version=meta.get("version") or version,
+        version=_component_version(obj, meta.get("version"), version),
         summary=meta.get("summary") or _summary_of(obj),
         paper=meta.get("paper", ""),
         defaults=defaults,
@@ -203,6 +264,7 @@ def _info_from(kind: str, name: str, obj: Any, source: str, version: str) -> Com
         variants=dict(meta.get("variants", {})),
         source=source,
         factory=obj,
+        package_version=package_version if package_version is not None else _package_version(source),
     )
 
 
@@ -233,21 +295,25 @@ class Registry:
         self,
         name: str,
         *,
-        version: str = "1.0",
+        version: str | None = None,
         summary: str | None = None,
         paper: str = "",
         tags: Iterable[str] = (),
         variants: dict[str, dict[str, Any]] | None = None,
         defaults: dict[str, Any] | None = None,
     ) -> Callable[[Any], Any]:
-        """Decorator registering a built-in component under ``name``."""
+        """Decorator registering a built-in component under ``name``.
+
+        ``version`` is the component's (``1.0`` when not given, or its source hash under
+        ``SERBENCH_SOURCE_VERSIONS=1``); ``"auto"`` is always its source hash.
+        """
 
         def wrap(obj: Any) -> Any:
             component(
                 name=name, version=version, summary=summary, paper=paper,
                 tags=tags, variants=variants, defaults=defaults,
             )(obj)
-            info = _info_from(self.kind, name, obj, "serbench", version)
+            info = _info_from(self.kind, name, obj, "serbench", "1.0")
             with self._lock:
                 if name in self._builtins:
                     raise DuplicateComponentError(
@@ -323,12 +389,16 @@ class Registry:
             obj = entry.entry_point.load()
             if not callable(obj):
                 raise TypeError(f"entry point target {obj!r} is not a class or factory")
-            info = _info_from(self.kind, name, obj, entry.package, entry.package_version)
+            info = _info_from(self.kind, name, obj, entry.package, entry.package_version, entry.package_version)
             declared = (getattr(obj, _ATTR, None) or {}).get("name")
             if declared and declared != name:
                 raise ValueError(f"target declares name {declared!r} but the entry point is {name!r}")
-        except Exception as exc:  # a plugin may fail in any way; report it, don't crash
-            err = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        except (Exception, SystemExit) as exc:  # a plugin may fail in any way (even exit); report it, don't crash
+            if isinstance(exc, SystemExit):  # KeyboardInterrupt is no plugin's failure: it still propagates
+                code = "" if exc.code is None else repr(exc.code)
+                err = f"called sys.exit({code}) on import"
+            else:
+                err = (f"{type(exc).__name__}: {exc}".splitlines() or [type(exc).__name__])[0]
             self._broken[name] = BrokenPlugin(self.kind, name, entry.package, entry.entry_point.value, err)
             raise PluginLoadError(
                 f"plugin {name!r} ({entry.package}, entry point {entry.entry_point.value}) failed to load: "
@@ -445,3 +515,39 @@ def resolve(kind: str, name: str, params: dict[str, Any] | None = None) -> Resol
 
 def info(kind: str, name: str) -> ComponentInfo:
     return registry(kind).info(name)
+
+
+def editable_installs() -> list[str]:
+    """Distributions installed in editable mode (``pip install -e``): serbench and every plugin package.
+
+    Their code changes without their version changing, so cells keyed by versions alone are reused
+    after an edit; runs say so (``env.editable`` in every record, a warning from ``serbench run``).
+    """
+    names = {"serbench"}
+    for kind in KINDS:
+        for entries in registry(kind)._discover().values():
+            names.update(e.package for e in entries)
+    return [name for name in sorted(names) if any(_is_editable(d) for d in metadata.distributions(name=name))]
+
+
+def _is_editable(dist: metadata.Distribution) -> bool:
+    """pip's record of an editable install: ``direct_url.json`` with ``dir_info.editable`` (PEP 610).
+
+    Every copy of the metadata is asked (a source tree's own ``*.egg-info`` may shadow the installed one).
+    """
+    try:
+        return bool(json.loads(dist.read_text("direct_url.json") or "{}").get("dir_info", {}).get("editable"))
+    except (ValueError, AttributeError):
+        return False  # a malformed record is pip's business, not a reason to stop a run
+
+
+def editable_warning() -> str | None:
+    """The one-line warning ``serbench run`` prints when code it runs is an editable install, else None."""
+    found = editable_installs()
+    if not found:
+        return None
+    mode = ("SERBENCH_SOURCE_VERSIONS=1 keys components without a version by their source" if
+            source_versions_enabled() else "set SERBENCH_SOURCE_VERSIONS=1 to key components without a version "
+            "by their source")
+    return (f"editable install of {', '.join(found)}: editing a component's code does not change its cells' keys, "
+            f"so cached results are reused; bump its version or declare version=\"auto\" ({mode})")

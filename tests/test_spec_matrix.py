@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from test_corpus_fakes import make_emodb
 
+from serbench.bench.runner import LocalRunner
 from serbench.bench.spec import load_spec, parse_spec
+from serbench.bench.store import Store
 from serbench.errors import SpecError
 
 BASE = {
@@ -103,12 +108,16 @@ def test_include_merges_the_base_and_overrides_top_level_fields(tmp_path):
 
 
 def test_where_the_corpus_lives_is_not_part_of_a_key(tmp_path):
-    def keys(root: str):
-        spec = parse_spec({**BASE, "dataset": {"name": "emodb", "params": {"root": root}, "folds": [0]}})
-        return [tc.key for tc in spec.train_cells()], spec.train_cells()[0].spec["dataset"]["params"]
+    make_emodb(tmp_path / "data" / "emodb")
+    shutil.copytree(tmp_path / "data" / "emodb", tmp_path / "mnt" / "other" / "copy")  # sizes and mtimes kept
 
-    a, params = keys("/data/emodb")
-    b, _ = keys("/mnt/other/copy")
+    def keys(root: Path):
+        spec = parse_spec({**BASE, "dataset": {"name": "emodb", "params": {"root": str(root)}, "folds": [0]}})
+        trains = LocalRunner(spec, Store(tmp_path / "results"), device="cpu").train_cells()
+        return [tc.key for tc in trains], trains[0].spec["dataset"]["params"]
+
+    a, params = keys(tmp_path / "data" / "emodb")
+    b, _ = keys(tmp_path / "mnt" / "other" / "copy")
     assert a == b and "root" not in params
 
 
@@ -122,7 +131,8 @@ def test_dry_run_lists_every_cell_and_writes_nothing(tmp_path):
                            "--dry-run", "--json"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    expected = cells(load_spec(spec_path))
+    spec = load_spec(spec_path)
+    expected = [(tc, spec.eval_cells(tc)) for tc in LocalRunner(spec, Store(results), device="cpu").train_cells()]
     assert out["totals"] == {"train_cells": 2, "eval_cells": sum(len(e) for _, e in expected), "done": 0,
                              "failed": 0, "missing": sum(len(e) for _, e in expected)}
     assert [c["key"] for c in out["cells"] if c["kind"] == "train"] == [tc.key for tc, _ in expected]

@@ -15,20 +15,37 @@ import torch
 import torchaudio.functional as AF
 from scipy.signal import resample_poly
 
+from serbench.data.problems import UNREADABLE_HINT, require_finite
 from serbench.errors import DataError
+
+
+def unreadable_reason(path: str | Path) -> str | None:
+    """Why ``path`` cannot be opened for reading (missing, a folder, a dangling link, permissions), or None.
+
+    libsndfile says only "System error." for all of these; the OS says which.
+    """
+    try:
+        with open(path, "rb"):
+            return None
+    except OSError as exc:
+        return f"cannot open file ({exc.strerror or type(exc).__name__}); {UNREADABLE_HINT}"
 
 
 def read_audio(path: str | Path, target_rate: int | None = None) -> tuple[np.ndarray, int]:
     """Read ``path`` as mono float32, resampled to ``target_rate`` when given.
 
-    Corrupt, empty and all-zero files raise :class:`DataError` naming the path.
+    Unreadable, corrupt, empty, all-zero and NaN/Inf files raise :class:`DataError` naming the path.
     """
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises several types for unreadable files
+        reason = unreadable_reason(path)
+        if reason:
+            raise DataError(f"{path}: {reason}") from exc
         raise DataError(f"{path}: cannot read audio ({type(exc).__name__}: {exc})".splitlines()[0]) from exc
     if data.size == 0:
         raise DataError(f"{path}: audio file is empty")
+    require_finite(data, str(path))
     mono = data.mean(axis=1)
     if not np.any(mono):
         raise DataError(f"{path}: audio file is silent (all samples are zero)")

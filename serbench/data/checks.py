@@ -14,17 +14,19 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from serbench.data.audio import unreadable_reason
 from serbench.data.corpus import Corpus
-from serbench.data.problems import ERROR, WARNING, Problem
+from serbench.data.problems import ERROR, WARNING, Problem, nonfinite_message
 from serbench.errors import SerbenchError
 
 __all__ = ["Problem", "check_corpus", "probe_audio", "summary", "usable"]
 
 
 def probe_audio(path: str, decode: bool = True) -> Problem | None:
-    """A file's problem, if any: corrupt (unreadable), empty (no samples) or silent (all zero, needs decode).
+    """A file's problem, if any: unreadable (cannot be opened), corrupt (not audio), empty (no samples),
+    nonfinite (NaN or Inf samples, needs decode) or silent (all zero, needs decode).
 
-    Without ``decode`` only the header is read: fast, but silence goes unseen.
+    Without ``decode`` only the header is read: fast, but NaN and silence go unseen.
     """
     try:
         if not decode:
@@ -32,10 +34,16 @@ def probe_audio(path: str, decode: bool = True) -> Problem | None:
             return None if info.frames > 0 else Problem("empty", "audio file has no samples", path)
         data, _ = sf.read(path, dtype="float32", always_2d=True)
     except Exception as exc:  # noqa: BLE001 - libsndfile raises several types; each becomes a Problem
+        unreadable = unreadable_reason(path)
+        if unreadable:
+            return Problem("unreadable", unreadable, path)
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
         return Problem("corrupt", f"cannot read audio ({reason})", path)
     if data.size == 0:
         return Problem("empty", "audio file has no samples", path)
+    nonfinite = nonfinite_message(data)
+    if nonfinite:
+        return Problem("nonfinite", nonfinite, path)
     if not np.any(data):
         return Problem("silent", "audio file is silent (all samples are zero)", path)
     return None

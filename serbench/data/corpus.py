@@ -9,14 +9,65 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
+from serbench.data.problems import require_finite
 from serbench.data.protocols import Fold, check_fold
 from serbench.errors import SerbenchError
+
+# Bumped when what a fingerprint covers changes, so no cache keyed by an older one is trusted.
+FINGERPRINT_VERSION = 2
+_PROTOCOLS_ATTR = "__serbench_protocols__"
+F = TypeVar("F")
+
+
+def declare_protocols(default: str, *others: str) -> Callable[[F], F]:
+    """Declare the protocol names a dataset factory's corpora have, ``default`` first.
+
+    A spec that names no protocol is keyed by the default's name, and a misspelt
+    one is refused, while the spec is read: without loading (or even having) the
+    data. Use it on the factory a dataset registers or an entry point names::
+
+        @declare_protocols("leave-one-session-out", "leave-one-speaker-out")
+        def my_corpus(root: str | None = None) -> Corpus: ...
+
+    Undeclared factories are checked when the runner loads their corpus instead.
+    """
+    def wrap(factory: F) -> F:
+        setattr(factory, _PROTOCOLS_ATTR, (default, tuple(dict.fromkeys((default, *others)))))
+        return factory
+
+    return wrap
+
+
+def declared_protocols(factory: Any) -> tuple[str, tuple[str, ...]] | None:
+    """``(default, every name)`` declared by :func:`declare_protocols` on ``factory``, or None."""
+    found = getattr(factory, _PROTOCOLS_ATTR, None)
+    return (found[0], tuple(found[1])) if found else None
+
+
+def short_hash(value: Any) -> str:
+    """16 hex digits of the sha256 of ``value``'s canonical JSON."""
+    blob = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def file_stat(path: str | os.PathLike) -> list[int] | str:
+    """``[size, mtime_ns]`` of a file (following links): cheap evidence of its content for a fingerprint.
+
+    A file that cannot be stat'ed (gone, a dangling link) gives the string ``"unreadable"``: the
+    fingerprint stays computable and reading the file later fails with a message naming it.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "unreadable"
+    return [int(st.st_size), int(st.st_mtime_ns)]
 
 
 @dataclass(frozen=True)
@@ -72,6 +123,7 @@ class Corpus:
         self._loader = loader
         self._by_id = {u.id: u for u in self.utterances}
         self._folds: dict[str, list[Fold]] = {}
+        self._fingerprint: str | None = None
 
     # -- access -------------------------------------------------------------------
     def __len__(self) -> int:
@@ -84,10 +136,10 @@ class Corpus:
         return self.labels.index(label)
 
     def load_audio(self, utt: Utterance) -> np.ndarray:
-        """Mono float32 waveform at :attr:`sample_rate`."""
+        """Mono float32 waveform at :attr:`sample_rate`; NaN or Inf samples raise :class:`DataError`."""
         if self._loader is None:
             raise NotImplementedError(f"corpus {self.name!r} has no audio loader")
-        return self._loader(utt)
+        return require_finite(self._loader(utt), f"corpus {self.name!r} utterance {utt.id} ({utt.path or 'no file'})")
 
     @property
     def speakers(self) -> list[str]:
@@ -131,7 +183,30 @@ class Corpus:
         return folds[index]
 
     def fingerprint(self) -> str:
-        """Hash of the utterance list (ids, labels, speakers, sessions): a content key for caches."""
+        """What the data is, never where it lives: the cell keys and feature caches of this corpus hold it.
+
+        A hash of the utterance list (ids, labels, speakers, sessions, genders), the sample rate and
+        :meth:`content_fingerprint` (what the audio is). Computed once per loaded corpus, so loading
+        it again after its files changed gives a new fingerprint.
+        """
+        if self._fingerprint is None:
+            rows = [[u.id, u.label, u.speaker, u.session, u.gender] for u in self.utterances]
+            self._fingerprint = short_hash([FINGERPRINT_VERSION, self.name, self.sample_rate, list(self.labels),
+                                            rows, self.content_fingerprint()])
+        return self._fingerprint
+
+    def content_fingerprint(self) -> Any:
+        """JSON data that changes when the audio does; subclasses say what their audio comes from.
+
+        Here: each utterance file's size and modification time (by utterance id: the path, and so
+        where the copy lives, stays out). A loader without files contributes nothing, so a plugin
+        corpus that generates or downloads its audio should override this (e.g. its generator's
+        parameters and version).
+        """
+        return [[u.id, file_stat(u.path)] for u in self.utterances if u.path]
+
+    def listing_hash(self) -> str:
+        """Hash of the utterance list alone (ids, labels, speakers, sessions, paths): no file is touched."""
         rows = [[u.id, u.label, u.speaker, u.session, u.path or ""] for u in self.utterances]
         blob = json.dumps([self.name, self.sample_rate, list(self.labels), rows], sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]

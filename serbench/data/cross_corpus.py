@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from serbench.data.corpus import Corpus, Utterance
+from serbench.data.corpus import Corpus, Utterance, declare_protocols
 from serbench.data.protocols import Fold, gender_interleaved
 from serbench.errors import SerbenchError
 
@@ -123,6 +123,11 @@ class CrossCorpus(Corpus):
         return Corpus(f"{self.name}:{role}", utts, self.labels, self.sample_rate,
                       {"none": lambda c: []}, "none")
 
+    def content_fingerprint(self) -> dict[str, Any]:
+        """The two corpora's own fingerprints (their files or generators) and how they are joined."""
+        return {"source": self.source.fingerprint(), "target": self.target.fingerprint(),
+                "label_maps": self.label_maps, "selection": self.selection, "seed": self.seed}
+
     def load_audio(self, utt: Utterance) -> np.ndarray:
         corpus = self.source if utt.meta["role"] == "source" else self.target
         return corpus.load_audio(corpus[utt.meta["original_id"]])
@@ -158,6 +163,7 @@ def _source_valid(pair: Corpus) -> list[Fold]:
     )]
 
 
+@declare_protocols("target-selection", "source-valid")
 def cross_corpus(source: str = "iemocap", target: str = "msp-improv", source_params: dict | None = None,
                  target_params: dict | None = None, mapping: dict[str, dict[str, str]] | None = None,
                  labels: list[str] | None = None, selection: float = 0.3, seed: int = 0,

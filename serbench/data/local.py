@@ -9,17 +9,17 @@ decoding audio (fast even for IEMOCAP), skips macOS ``._*`` sidecars and
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from serbench.data.audio import read_audio
-from serbench.data.corpus import Corpus, ProtocolBuilder, Utterance
-from serbench.data.problems import WARNING, Problem
+from serbench.data.corpus import Corpus, ProtocolBuilder, Utterance, file_stat
+from serbench.data.problems import UNREADABLE_HINT, WARNING, Problem
 from serbench.errors import DataError
 
 
@@ -57,14 +57,58 @@ def is_sidecar(name: str) -> bool:
     return name.startswith("._") or name == ".DS_Store"
 
 
+def unlistable_folder(exc: OSError) -> DataError:
+    """A folder a scan cannot enter: an error naming it, never a silent gap in the corpus."""
+    where = exc.filename if exc.filename is not None else "a folder"
+    return DataError(f"{where}: cannot list folder ({exc.strerror or type(exc).__name__}); check that you may "
+                     "read and enter it (permissions) or remove it from the copy")
+
+
+def all_files(root: Path) -> list[Path]:
+    """Every file under ``root`` (links followed), sorted; ``__MACOSX`` and ``._*`` folders skipped.
+
+    A folder that cannot be listed raises :class:`DataError` naming it (``os.walk`` would skip it silently).
+    """
+    def fail(exc: OSError) -> None:
+        raise unlistable_folder(exc)
+
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=fail, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if d != "__MACOSX" and not d.startswith("._"))
+        out.extend(Path(dirpath) / f for f in filenames)
+    return sorted(out)
+
+
 def walk_files(root: Path, suffix: str = ".wav") -> list[Path]:
     """Every file under ``root`` ending in ``suffix`` (case-insensitive), sorted, sidecars skipped."""
-    out = []
     suffix = suffix.lower()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if d != "__MACOSX" and not d.startswith("._"))
-        out.extend(Path(dirpath) / f for f in filenames if f.lower().endswith(suffix) and not is_sidecar(f))
-    return sorted(out)
+    return [p for p in all_files(root) if p.name.lower().endswith(suffix) and not is_sidecar(p.name)]
+
+
+def find_named(root: Path, name: str) -> list[Path]:
+    """Every file called ``name`` under ``root`` (a label or demographics file), sorted."""
+    return [p for p in all_files(root) if p.name == name]
+
+
+def list_folder(path: Path) -> list[Path]:
+    """The entries of one folder, sorted; one that cannot be listed raises :class:`DataError` naming it."""
+    try:
+        return sorted(path.iterdir())
+    except OSError as exc:
+        raise unlistable_folder(exc) from None
+
+
+def read_bytes(path: Path) -> bytes:
+    """A label or manifest file's bytes; one that cannot be read raises :class:`DataError` naming it."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or type(exc).__name__}); {UNREADABLE_HINT}") from None
+
+
+def read_text(path: Path) -> str:
+    """A label or manifest file's text (undecodable bytes replaced), errors as :func:`read_bytes`."""
+    return read_bytes(path).decode("utf-8", errors="replace")
 
 
 def stem(path: Path) -> str:
@@ -108,6 +152,7 @@ class LocalCorpus(Corpus):
         protocols: dict[str, ProtocolBuilder],
         default_protocol: str,
         problems: list[Problem] | None = None,
+        manifests: Iterable[Path] = (),
     ) -> None:
         if not utterances:
             raise no_files_error(name, root, f"usable labelled utterances of the classes {list(labels)}")
@@ -118,17 +163,29 @@ class LocalCorpus(Corpus):
         self.root = root
         self.env_var = env_var(name)
         self.problems: list[Problem] = list(problems or [])
+        self.manifests = sorted({Path(m) for m in manifests})
+        self._content = self._scan()  # at load: the fingerprint describes the files as this corpus found them
 
-    def fingerprint(self) -> str:
-        """Like :meth:`Corpus.fingerprint`, with paths relative to :attr:`root`.
+    def _relative(self, path: str | Path) -> str:
+        try:
+            return Path(path).relative_to(self.root).as_posix()
+        except ValueError:  # outside the root (a loader's choice): its name, still no location
+            return Path(path).name
 
-        The same copy mounted elsewhere (another machine, a Ray worker) keeps its
-        fingerprint, so caches keyed by it stay valid.
+    def _scan(self) -> dict[str, Any]:
+        audio = [[self._relative(u.path), file_stat(u.path)] for u in self.utterances if u.path]
+        labels = [[self._relative(m), hashlib.sha256(read_bytes(m)).hexdigest()] for m in self.manifests]
+        return {"audio": audio, "manifests": labels}
+
+    def content_fingerprint(self) -> dict[str, Any]:
+        """Every file the corpus reads: each audio file's size and modification time (ns), and the sha256 of
+        each label or manifest file, all by path relative to :attr:`root`.
+
+        Cheap (a stat per file, a read of the small label files) and taken whenever the corpus is
+        loaded, so a changed, replaced or repaired file makes new cells and feature caches, while
+        the same copy moved or mounted elsewhere (another machine, a Ray worker) keeps its keys.
         """
-        rows = [[u.id, u.label, u.speaker, u.session, Path(u.path).relative_to(self.root).as_posix()
-                 if u.path else ""] for u in self.utterances]
-        blob = json.dumps([self.name, self.sample_rate, list(self.labels), rows], sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return self._content
 
 
 def matching_files(name: str, base: Path, pattern: re.Pattern[str], expected: str, problems: list,

@@ -25,12 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import lfilter
 
-from serbench.data.corpus import Utterance
+from serbench.data.corpus import Utterance, declare_protocols
 from serbench.data.generated import GeneratedCorpus
 from serbench.data.protocols import leave_one_session_out, leave_one_speaker_out
+from serbench.errors import SerbenchError
 
 LABELS = ("angry", "happy", "neutral", "sad")
 GENERATOR_VERSION = "1"
+MIN_SECONDS = 0.15
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,9 @@ def synthesize(
     for i in range(n_syll):
         n = int(durations[i] * sr)
         if t0 + n >= total:
-            break
+            if i:
+                break
+            n = total - t0 - 1  # a short max_seconds crops the first syllable (it would be all zero, NaN once scaled)
         # F0: accent per syllable, declination inside it, jitter per sample (smoothed).
         accent = rng.uniform(-0.5, 0.5) * f0_range
         slope = rng.uniform(-0.6, 0.2) * f0_range
@@ -152,6 +156,9 @@ class SyntheticCorpus(GeneratedCorpus):
 
     def __init__(self, seed: int, sessions: int, utterances_per_class: int, sample_rate: int,
                  max_seconds: float) -> None:
+        if max_seconds < MIN_SECONDS:
+            raise SerbenchError(f"dataset 'synthetic' parameter 'max_seconds' is {max_seconds}; it must be at least "
+                                f"{MIN_SECONDS} s (a 0.1 s onset and one syllable)")
         self.seed, self.max_seconds = seed, max_seconds
         utts: list[Utterance] = []
         self._traits: dict[str, dict[str, float]] = {}
@@ -181,7 +188,7 @@ class SyntheticCorpus(GeneratedCorpus):
         )
 
     def cache_key(self) -> str:
-        blob = json.dumps([GENERATOR_VERSION, self.seed, self.sample_rate, self.max_seconds, self.fingerprint()])
+        blob = json.dumps([GENERATOR_VERSION, self.seed, self.sample_rate, self.max_seconds, self.listing_hash()])
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def generate(self) -> dict[str, np.ndarray]:
@@ -194,6 +201,7 @@ class SyntheticCorpus(GeneratedCorpus):
         return audio
 
 
+@declare_protocols("leave-one-session-out", "leave-one-speaker-out")
 def synthetic(seed: int = 0, sessions: int = 5, utterances_per_class: int = 24, sample_rate: int = 16000,
               max_seconds: float = 2.0) -> SyntheticCorpus:
     """Embedded procedurally generated emotional speech (4 classes, 2 speakers x N sessions)."""

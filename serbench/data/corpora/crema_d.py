@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import re
 from pathlib import Path
 
-from serbench.data.corpus import Utterance
-from serbench.data.local import LocalCorpus, matching_files, resolve_root
+from serbench.data.corpus import Utterance, declare_protocols
+from serbench.data.local import LocalCorpus, find_named, matching_files, read_text, resolve_root
 from serbench.data.problems import WARNING, Problem
 from serbench.data.protocols import leave_one_speaker_out_rotating, speaker_kfold
 from serbench.errors import DataError
@@ -29,13 +30,18 @@ KNOWN_SILENT = ("1076_MTI_SAD_XX",)
 _STEM = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
 
 
-def _genders(root: Path) -> dict[str, str]:
-    """Actor id -> F/M from VideoDemographics.csv, if the copy has it."""
-    found = sorted(p for p in root.rglob("VideoDemographics.csv") if "__MACOSX" not in p.parts)
-    if not found:
+def _demographics(root: Path) -> Path | None:
+    """The copy's VideoDemographics.csv, if it has one."""
+    found = find_named(root, "VideoDemographics.csv")
+    return found[0] if found else None
+
+
+def _genders(path: Path | None) -> dict[str, str]:
+    """Actor id -> F/M from VideoDemographics.csv (none without it)."""
+    if path is None:
         return {}
     out = {}
-    with open(found[0], newline="", encoding="utf-8", errors="replace") as fh:
+    with io.StringIO(read_text(path), newline="") as fh:
         for row in csv.DictReader(fh):
             sex = (row.get("Sex") or "").strip().lower()
             actor = (row.get("ActorID") or "").strip()
@@ -44,10 +50,12 @@ def _genders(root: Path) -> dict[str, str]:
     return out
 
 
+@declare_protocols("speaker-kfold", "leave-one-speaker-out")
 def crema_d(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
     """CREMA-D from a local copy (6 classes, 91 actors); audio resampled to ``sample_rate``."""
     base = resolve_root(NAME, root)
-    genders = _genders(base)
+    demographics = _demographics(base)
+    genders = _genders(demographics)
     utterances, problems = [], []
     for utt_id, path, m in matching_files(NAME, base, _STEM, "<actor>_<sentence>_<EMO>_<level>", problems,
                                             "CREMA-D wavs (AudioWAV/1001_DFA_ANG_XX.wav)"):
@@ -70,5 +78,5 @@ def crema_d(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
             "speaker-kfold": functools.partial(speaker_kfold, k=5),
             "leave-one-speaker-out": leave_one_speaker_out_rotating,
         },
-        default_protocol="speaker-kfold", problems=problems,
+        default_protocol="speaker-kfold", problems=problems, manifests=[demographics] if demographics else [],
     )

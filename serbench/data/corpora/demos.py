@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import re
 
-from serbench.data.corpus import Utterance
+from serbench.data.corpus import Utterance, declare_protocols
 from serbench.data.local import LocalCorpus, index_by_stem, no_files_error, resolve_root, walk_files
 from serbench.data.problems import WARNING, Problem
 from serbench.data.protocols import speaker_kfold, speaker_split
@@ -40,6 +40,7 @@ def ren2020(corpus: LocalCorpus) -> list:
     return [speaker_split(corpus, "ren2020", REN_SIZES, seed="ren2020")]
 
 
+@declare_protocols("ren2020", "speaker-kfold")
 def demos(root: str | None = None, sample_rate: int = 16000, neutral: bool = False) -> LocalCorpus:
     """DEMoS from a local copy: 7 classes (``neutral=True`` adds neutral); resampled to ``sample_rate``."""
     base = resolve_root(NAME, root)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
-from serbench.data.corpus import Utterance
+from serbench.data.corpus import Utterance, declare_protocols
 from serbench.data.local import LocalCorpus, matching_files, resolve_root
 from serbench.data.protocols import leave_one_speaker_out_rotating, speaker_kfold
 from serbench.errors import DataError
@@ -25,6 +25,7 @@ MALE = ("03", "10", "11", "12", "15")
 _STEM = re.compile(r"^(\d\d)([a-z]\d\d)([A-Za-z])([a-z])$")
 
 
+@declare_protocols("leave-one-speaker-out", "speaker-kfold")
 def emodb(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
     """EmoDB from a local copy (7 classes, 10 speakers); audio resampled to ``sample_rate``."""
     base = resolve_root(NAME, root)

@@ -9,15 +9,18 @@ wore the markers, and using it puts both speakers of a dialog on one side.
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
-from serbench.data.corpus import Utterance
+from serbench.data.corpus import Utterance, declare_protocols
 from serbench.data.local import (
     LocalCorpus,
     index_by_stem,
     is_sidecar,
+    list_folder,
     no_files_error,
+    read_text,
     resolve_root,
     walk_files,
 )
@@ -41,7 +44,7 @@ def _session_dirs(root: Path) -> list[Path]:
     """``Session1``..``Session5`` under the root or under ``root/IEMOCAP_full_release``."""
     for base in (root, root / "IEMOCAP_full_release"):
         if base.is_dir():
-            found = sorted(p for p in base.iterdir() if p.is_dir() and _SESSION_DIR.match(p.name))
+            found = [p for p in list_folder(base) if p.is_dir() and _SESSION_DIR.match(p.name)]
             if found:
                 return found
     raise no_files_error(NAME, root, "Session1..Session5 folders (nor IEMOCAP_full_release/Session*)")
@@ -50,7 +53,7 @@ def _session_dirs(root: Path) -> list[Path]:
 def parse_label_file(path: Path) -> dict[str, tuple[str, float, float]]:
     """Utterance id -> (code, start, end) from an EmoEvaluation file's summary lines."""
     out: dict[str, tuple[str, float, float]] = {}
-    with open(path, encoding="utf-8", errors="replace") as fh:
+    with io.StringIO(read_text(path), newline=None) as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.startswith("["):
                 continue  # header, blank, or a per-annotator line (C-E2:, A-F1: ...)
@@ -67,20 +70,23 @@ def parse_label_file(path: Path) -> dict[str, tuple[str, float, float]]:
     return out
 
 
+@declare_protocols("leave-one-session-out", "leave-one-speaker-out")
 def iemocap(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
     """IEMOCAP from a local copy (4 classes, 10 speakers, 5 sessions); audio resampled to ``sample_rate``."""
     base = resolve_root(NAME, root)
     utterances: list[Utterance] = []
     problems: list[Problem] = []
+    manifests: list[Path] = []
     for session_dir in _session_dirs(base):
         label_dir = session_dir / "dialog" / "EmoEvaluation"
         wav_root = session_dir / "sentences" / "wav"
         wavs = index_by_stem(NAME, walk_files(wav_root)) if wav_root.is_dir() else {}
         dialogs = sorted({p.parent.name for p in wavs.values()})
         labels: dict[str, tuple[str, float, float]] = {}
-        label_files = sorted(
-            p for p in label_dir.glob("*.txt") if p.is_file() and not is_sidecar(p.name)
-        ) if label_dir.is_dir() else []
+        label_files = [
+            p for p in list_folder(label_dir) if p.suffix == ".txt" and p.is_file() and not is_sidecar(p.name)
+        ] if label_dir.is_dir() else []
+        manifests += label_files
         for dialog in dialogs:
             expected = label_dir / f"{dialog}.txt"
             if not expected.is_file():
@@ -117,5 +123,5 @@ def iemocap(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
         NAME, base, utterances, LABELS, sample_rate,
         protocols={"leave-one-session-out": leave_one_session_out,
                    "leave-one-speaker-out": leave_one_speaker_out},
-        default_protocol="leave-one-session-out", problems=problems,
+        default_protocol="leave-one-session-out", problems=problems, manifests=manifests,
     )

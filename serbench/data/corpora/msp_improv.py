@@ -7,11 +7,21 @@ line of ``Evaluation.txt``; per-rater lines are skipped. From a file stem
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
-from serbench.data.corpus import Utterance
-from serbench.data.local import LocalCorpus, index_by_stem, no_files_error, resolve_root, stem, walk_files
+from serbench.data.corpus import Utterance, declare_protocols
+from serbench.data.local import (
+    LocalCorpus,
+    find_named,
+    index_by_stem,
+    no_files_error,
+    read_text,
+    resolve_root,
+    stem,
+    walk_files,
+)
 from serbench.data.problems import WARNING, Problem
 from serbench.data.protocols import leave_one_session_out, leave_one_speaker_out
 from serbench.errors import DataError
@@ -27,7 +37,7 @@ _STEM = re.compile(r"^MSP-IMPROV-(S\d\d[A-Z])-([FM])(\d\d)-([PRST])-([A-Z]{1,2}\
 def parse_evaluation(path: Path) -> dict[str, str]:
     """``MSP-IMPROV-...`` stem -> consensus letter."""
     out: dict[str, str] = {}
-    with open(path, encoding="utf-8", errors="replace") as fh:
+    with io.StringIO(read_text(path), newline=None) as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.startswith("UTD-IMPROV-"):
                 continue  # blank or a per-rater line
@@ -44,7 +54,7 @@ def parse_evaluation(path: Path) -> dict[str, str]:
 
 
 def _evaluation_file(root: Path) -> Path:
-    found = [p for p in root.rglob("Evaluation.txt") if p.is_file() and "__MACOSX" not in p.parts]
+    found = [p for p in find_named(root, "Evaluation.txt") if p.is_file()]
     if not found:
         raise DataError(f"{root / 'Evaluation.txt'}: label file missing (searched all of {root}); "
                         "MSP-IMPROV's labels are in Evaluation.txt")
@@ -54,13 +64,15 @@ def _evaluation_file(root: Path) -> Path:
     return found[0]
 
 
+@declare_protocols("leave-one-session-out", "leave-one-speaker-out")
 def msp_improv(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
     """MSP-IMPROV from a local copy (4 classes, 12 speakers, 6 sessions), resampled to ``sample_rate``."""
     base = resolve_root(NAME, root)
     wavs = index_by_stem(NAME, (p for p in walk_files(base) if stem(p).startswith("MSP-IMPROV-")))
     if not wavs:
         raise no_files_error(NAME, base, "MSP-IMPROV-*.wav files (session{1-6}/<S01A>/<P|R|S|T>/)")
-    labels = parse_evaluation(_evaluation_file(base))
+    evaluation = _evaluation_file(base)
+    labels = parse_evaluation(evaluation)
     utterances, problems = [], []
     for utt_id, path in sorted(wavs.items()):
         m = _STEM.match(utt_id)
@@ -87,5 +99,5 @@ def msp_improv(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus
         NAME, base, utterances, LABELS, sample_rate,
         protocols={"leave-one-session-out": leave_one_session_out,
                    "leave-one-speaker-out": leave_one_speaker_out},
-        default_protocol="leave-one-session-out", problems=problems,
+        default_protocol="leave-one-session-out", problems=problems, manifests=[evaluation],
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 
-from serbench.data.corpus import Utterance
+from serbench.data.corpus import Utterance, declare_protocols
 from serbench.data.local import LocalCorpus, matching_files, resolve_root
 from serbench.data.protocols import leave_one_speaker_out_rotating, speaker_kfold
 from serbench.errors import DataError
@@ -25,6 +25,7 @@ LABELS = tuple(sorted(EMOTIONS.values()))
 _STEM = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
 
 
+@declare_protocols("speaker-kfold", "leave-one-speaker-out")
 def ravdess(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
     """RAVDESS speech from a local copy (8 classes, 24 actors); audio resampled to ``sample_rate``."""
     base = resolve_root(NAME, root)

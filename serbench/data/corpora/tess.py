@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from serbench.data.corpus import Corpus, Utterance
+from serbench.data.corpus import Corpus, Utterance, declare_protocols
 from serbench.data.local import LocalCorpus, matching_files, resolve_root
 from serbench.data.protocols import Fold, stable_order
 from serbench.errors import DataError, SerbenchError
@@ -55,6 +55,7 @@ def train_one_test_other(corpus: Corpus) -> list[Fold]:
     return folds
 
 
+@declare_protocols("train-one-test-other")
 def tess(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
     """TESS from a local copy (7 classes, 2 speakers); audio resampled to ``sample_rate``."""
     base = resolve_root(NAME, root)

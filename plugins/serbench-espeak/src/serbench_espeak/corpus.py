@@ -124,6 +124,8 @@ class EspeakCorpus(serbench.GeneratedCorpus):
         )
 
     def cache_key(self) -> str:
+        """The generator's version, eSpeak's, and every utterance's parameters: also the corpus's fingerprint
+        (``GeneratedCorpus.content_fingerprint``), so bump ``GENERATOR_VERSION`` when the audio changes."""
         blob = json.dumps([GENERATOR_VERSION, metadata.version("espeakng-loader"), self.seed,
                            self.sample_rate,
                            self._jobs, self._channels], sort_keys=True)
@@ -160,6 +162,7 @@ class EspeakCorpus(serbench.GeneratedCorpus):
         return audio
 
 
+@serbench.declare_protocols("leave-one-session-out", "leave-one-speaker-out")
 @serbench.component(
     name="espeak", version="1.0",
     summary="Embedded eSpeak NG speech: 4 IEMOCAP classes acted through prosody, accents x voices",
