@@ -26,6 +26,10 @@ class PluginLoadError(SerbenchError):
     """A plugin's entry point failed to import or did not yield a component."""
 
 
+class UsageError(SerbenchError):
+    """A command-line option or argument is malformed (``--where model``); the CLI exits 2, not 1."""
+
+
 class SpecError(SerbenchError):
     """A benchmark spec is malformed; the message names the file and field path."""
 
@@ -36,3 +40,7 @@ class DataError(SerbenchError):
 
 class BudgetViolation(SerbenchError):
     """An attack produced an example outside its threat model's budget."""
+
+
+class RecordError(SerbenchError):
+    """A stored result record is unreadable, edited by hand, or fails its checks; the message names the file."""

@@ -8,6 +8,7 @@ means "a fraction of the feature range" for every corpus and every library.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -42,6 +43,7 @@ class FrontendConfig:
     n_bins: int | None = None  # stft only: the spectrogram's height (None: every bin up to Nyquist)
 
     def __post_init__(self) -> None:
+        _check_numbers(self)
         if self.kind not in FRONTEND_KINDS:
             raise SerbenchError(f"front end: unknown kind {self.kind!r}; use {' or '.join(FRONTEND_KINDS)}")
         if self.window_fn not in WINDOWS:
@@ -61,6 +63,30 @@ class FrontendConfig:
 
 
 FRONTEND_KINDS = ("log-mel", "stft")
+_SIZES = ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels")
+
+
+def _check_numbers(c: FrontendConfig) -> None:
+    """Sizes and frequencies a user can get wrong in a spec, refused before torchaudio sees them."""
+    for name in _SIZES + (("n_bins",) if c.n_bins is not None else ()):
+        value = getattr(c, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SerbenchError(f"front end: {name} must be a positive integer, got {value!r}")
+    if c.win_length > c.n_fft:
+        raise SerbenchError(f"front end: win_length {c.win_length} must be <= n_fft {c.n_fft}")
+    for name in ("f_min", "log_floor") + tuple(n for n in ("f_max", "top_db") if getattr(c, n) is not None):
+        value = getattr(c, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise SerbenchError(f"front end: {name} must be a finite number, got {value!r}")
+    if c.f_min < 0:
+        raise SerbenchError(f"front end: f_min must be >= 0, got {c.f_min}")
+    if c.f_max is not None and not c.f_min < c.f_max <= c.sample_rate / 2:
+        raise SerbenchError(f"front end: f_max must be in (f_min, sample_rate / 2] = ({c.f_min}, "
+                            f"{c.sample_rate / 2}], got {c.f_max}")
+    if not c.log_floor > 0:
+        raise SerbenchError(f"front end: log_floor must be > 0, got {c.log_floor}")
+    if c.top_db is not None and not c.top_db > 0:
+        raise SerbenchError(f"front end: top_db must be > 0, got {c.top_db}")
 WINDOWS = {"hann": torch.hann_window, "hamming": torch.hamming_window}
 
 PRESETS: dict[str, FrontendConfig] = {
@@ -74,7 +100,7 @@ PRESETS: dict[str, FrontendConfig] = {
 
 
 def frontend_config(preset: str = "ren2020", **overrides: Any) -> FrontendConfig:
-    if preset not in PRESETS:
+    if not isinstance(preset, str) or preset not in PRESETS:
         raise SerbenchError(f"unknown front-end preset {preset!r}; presets: {', '.join(sorted(PRESETS))}")
     try:
         return FrontendConfig(**{**PRESETS[preset].as_dict(), **overrides})

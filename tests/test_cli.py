@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from serbench.bench.cells import SCHEMA_VERSION
+
 TINY_SPEC = """
 name: tiny
 dataset: {name: synthetic, params: {utterances_per_class: 6}, protocol: leave-one-session-out, folds: [0]}
@@ -51,7 +53,7 @@ def test_run_writes_one_record_per_cell(tiny_run):
     trains = [r for r in recs if r["kind"] == "train"]
     assert len(trains) == 1 and len(evals) == 4  # clean, white@10, fgsm@0, fgsm@0.05
     assert len({r["key"] for r in recs}) == len(recs)
-    assert all(r["status"] == "ok" and r["schema"] == 1 for r in recs)
+    assert all(r["status"] == "ok" and r["schema"] == SCHEMA_VERSION for r in recs)
     assert all(r["train_key"] == trains[0]["key"] for r in evals)
     by_type = {(r["condition"]["type"], r["condition"].get("threat", {}).get("eps")): r for r in evals}
     clean = by_type[("clean", None)]["metrics"]

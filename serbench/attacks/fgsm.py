@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
 from serbench.attacks.base import Attack, input_gradient
+from serbench.errors import SerbenchError
 
 
 class FGSM(Attack):
@@ -22,8 +25,9 @@ class FGSM(Attack):
         norm (str): ``linf`` only.
         domain (str): ``feature`` (scaled log-Mel in [0, 1]) or ``waveform``
             (samples in [-1, 1], gradient through the front end). (Default: feature)
-        eta (float | None): clip radius; defaults to eps, a smaller value
-            tightens the clip (Ren et al.'s eta). (Default: None)
+        eta (float | None): clip radius in [0, eps]; defaults to eps, a smaller
+            value tightens the clip (Ren et al.'s eta, eq. 1-2). A value outside
+            [0, eps] is refused, not clamped. (Default: None)
 
     Shape:
         ``x``: (B, ...) inside the domain's bounds; ``y``: (B,) class indices;
@@ -39,6 +43,13 @@ class FGSM(Attack):
     def __init__(self, eps: float = 0.0, norm: str = "linf", domain: str = "feature",
                  eta: float | None = None) -> None:
         super().__init__(eps=eps, norm=norm, domain=domain)
+        if eta is not None:
+            if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not math.isfinite(eta):
+                raise SerbenchError(f"attack {self.name!r}: eta must be a finite number, got {eta!r}")
+            # Ren et al.'s eta is a clip inside the budget: [0, eps]. At eps = 0 the attack returns x anyway.
+            if eta < 0 or (self.eps > 0 and eta > self.eps):
+                raise SerbenchError(f"attack {self.name!r}: eta must be in [0, eps] = [0, {self.eps:g}], got {eta:g}; "
+                                    "leave it out to clip at eps")
         self.eta = self.eps if eta is None else min(float(eta), self.eps)
 
     def generate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -53,10 +55,12 @@ class PGD(Attack):
     def __init__(self, eps: float = 0.0, norm: str = "linf", domain: str = "feature", steps: int = 10,
                  alpha: float | None = None, random_start: bool = True, seed: int = 0) -> None:
         super().__init__(eps=eps, norm=norm, domain=domain)
-        if int(steps) != steps or steps < 1:
+        if (isinstance(steps, bool) or not isinstance(steps, (int, float)) or not math.isfinite(steps)
+                or int(steps) != steps or steps < 1):
             raise SerbenchError(f"attack {self.name!r}: steps must be a positive integer, got {steps!r}")
-        if alpha is not None and not float(alpha) > 0:
-            raise SerbenchError(f"attack {self.name!r}: alpha (step size) must be > 0, got {alpha!r}")
+        if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float))
+                                  or not math.isfinite(alpha) or not alpha > 0):
+            raise SerbenchError(f"attack {self.name!r}: alpha (step size) must be a finite number > 0, got {alpha!r}")
         self.steps = int(steps)
         self.alpha = None if alpha is None else float(alpha)
         self.random_start = bool(random_start)

@@ -29,19 +29,26 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from dataclasses import dataclass, field
+import json
+import math
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from serbench.attacks.base import ThreatModel
 from serbench.bench.cells import EvalCell, TrainCell
+from serbench.data.corpus import declared_protocols
 from serbench.data.segments import WINDOW as SEGMENT_WINDOW
 from serbench.engine.schedules import Schedule, schedule
-from serbench.errors import SerbenchError, SpecError
+from serbench.errors import PluginLoadError, SerbenchError, SpecError
 from serbench.features import FrontendConfig, frontend_config
 from serbench.registry import Resolved, list_components, resolve
+
+if TYPE_CHECKING:
+    from serbench.data.corpus import Corpus
 
 TOP_LEVEL = {
     "name", "description", "dataset", "datasets", "frontend", "training", "models", "defenses", "seeds",
@@ -52,13 +59,39 @@ EXCLUDE_FIELDS = ("dataset", "protocol", "fold", "model", "defense", "seed", "pa
                   "noise", "eps", "snr", "domain", "norm")
 GLOB_CHARS = set("*?[")
 PARTITIONS = ("valid", "test")
+# Longest utterance (pad/crop or segment cap) a spec may ask for: every batch holds batch_size x seconds x
+# sample_rate samples and their features, so ``seconds: 1e9`` cannot fit in memory.
+MAX_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
 class DatasetAxis:
+    """A corpus of the spec, its protocol and folds. ``protocol`` is the name cells are keyed by: the
+    corpus's default when the spec names none (None only until the runner loads a corpus whose
+    factory does not declare its protocols, see :func:`serbench.data.corpus.declare_protocols`)."""
+
     resolved: Resolved
     protocol: str | None
     folds: tuple[int | str, ...] | None  # None = every fold
+    where: str = field(default="dataset", compare=False)  # its field path in the spec, for messages
+
+    def resolved_for(self, corpus: Corpus, path: str) -> DatasetAxis:
+        """This axis checked against its loaded corpus (its listing; no audio is read): the protocol named
+        (the corpus's default when the spec names none) and known, every fold asked for present."""
+        protocol = self.protocol if self.protocol is not None else corpus.default_protocol
+        if protocol not in corpus.protocols:
+            raise SpecError(f"{path}: {self.where}.protocol: unknown protocol {protocol!r} for dataset "
+                            f"{self.resolved.requested!r}; its protocols: {', '.join(sorted(corpus.protocols))}")
+        if self.folds is not None:
+            folds = corpus.folds(protocol)
+            names = [f.name for f in folds]
+            for j, f in enumerate(self.folds):
+                if (f not in names) if isinstance(f, str) else not 0 <= f < len(folds):
+                    raise SpecError(
+                        f"{path}: {self.where}.folds[{j}]: protocol {protocol!r} of dataset "
+                        f"{self.resolved.requested!r} has no fold {f!r}; its {len(folds)} folds are 0..{len(folds) - 1}"
+                        f" or by name {', '.join(names)}")
+        return replace(self, protocol=protocol)
 
 
 @dataclass(frozen=True)
@@ -112,12 +145,16 @@ class Spec:
         return parse_spec(source, path)
 
     # -- expansion ----------------------------------------------------------------
-    def train_cells(self, fold_counts: dict[int, int] | None = None) -> list[TrainCell]:
+    def train_cells(self, fold_counts: dict[int, int] | None = None,
+                    fingerprints: dict[int, str] | None = None) -> list[TrainCell]:
         """Every train cell with an eval cell left after ``exclude``; ``fold_counts`` gives the number
-        of folds of datasets asking for all."""
-        return [tc for tc in self.all_train_cells(fold_counts) if self.eval_cells(tc)]
+        of folds of datasets asking for all, ``fingerprints`` each dataset's content fingerprint
+        (``Corpus.fingerprint()``; :meth:`LocalRunner.train_cells` loads the corpora and passes both).
+        Without a fingerprint a cell can be listed and matched but has no key."""
+        return [tc for tc in self.all_train_cells(fold_counts, fingerprints) if self.eval_cells(tc)]
 
-    def all_train_cells(self, fold_counts: dict[int, int] | None) -> list[TrainCell]:
+    def all_train_cells(self, fold_counts: dict[int, int] | None,
+                        fingerprints: dict[int, str] | None = None) -> list[TrainCell]:
         cells = []
         for d_index, d in enumerate(self.datasets):
             folds = d.folds
@@ -130,7 +167,9 @@ class Spec:
                     for df in self.defenses:
                         for seed in self.seeds:
                             cells.append(TrainCell({
-                                "dataset": {**dataset_identity(d.resolved), "protocol": d.protocol, "fold": fold},
+                                "dataset": {**dataset_identity(d.resolved),
+                                            "fingerprint": (fingerprints or {}).get(d_index),
+                                            "protocol": d.protocol, "fold": fold},
                                 "model": m.identity(),
                                 "defense": df.identity(),
                                 "frontend": self.frontend_spec(),
@@ -211,7 +250,8 @@ def without_location(value: Any) -> Any:
 
 def dataset_identity(resolved: Resolved) -> dict[str, Any]:
     """A dataset's part of a cell key: where the local copy lives (``root``, at any depth) is left out,
-    so the same corpus read from another folder or machine gives the same cells."""
+    so the same corpus read from another folder or machine gives the same cells. What the data is
+    enters beside it, as the corpus's content fingerprint (see :meth:`Spec.all_train_cells`)."""
     ident = resolved.identity()
     return {**ident, "params": without_location(ident["params"])}
 
@@ -250,6 +290,27 @@ def _attack_identity(a: AttackAxis) -> dict[str, Any]:
     return {**a.resolved.identity(), "params": params}
 
 
+class _PluginSpecError(SpecError):
+    """A spec item names a plugin that failed to load: skipped with a note when a glob matched it."""
+
+
+# A number PyYAML (YAML 1.1) reads as text: an exponent without a dot in the mantissa or a sign (``1e9``).
+_EXPONENT_TEXT = re.compile(r"([-+]?)(\d*)(?:\.(\d*))?[eE]([-+]?)(\d+)")
+
+
+def _number_hint(value: Any) -> str:
+    """`` (write 1.0e+9 or 1000000000)`` for text YAML did not read as a number, else ``""``."""
+    if not isinstance(value, str):
+        return ""
+    m = _EXPONENT_TEXT.fullmatch(value.strip())
+    if not m or not (m.group(2) or m.group(3)):
+        return ""
+    sign, whole, frac, esign, exp = m.groups()
+    number = float(value)
+    plain = str(int(number)) if number.is_integer() and abs(number) < 1e16 else repr(number)
+    return f" (write {sign}{whole or '0'}.{frac or '0'}e{esign or '+'}{exp} or {plain})"
+
+
 class _Reader:
     """Validates a parsed YAML mapping, naming ``file: field.path`` in every error."""
 
@@ -272,16 +333,30 @@ class _Reader:
         return value
 
     def number(self, value: Any, where: str, *, minimum: float | None = None) -> float:
+        """A finite number (``.inf`` and ``.nan`` are refused: no budget, SNR or length is infinite)."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(where, f"expected a number, got {value!r}")
+            raise self.fail(where, f"expected a number, got {value!r}{_number_hint(value)}")
+        if not math.isfinite(value):
+            raise self.fail(where, f"expected a finite number, got {value!r}")
         if minimum is not None and value < minimum:
             raise self.fail(where, f"must be >= {minimum}, got {value}")
         return float(value)
 
     def integer(self, value: Any, where: str) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(where, f"expected an integer, got {value!r}")
+            raise self.fail(where, f"expected an integer, got {value!r}{_number_hint(value)}")
         return value
+
+    def unique(self, items: list[tuple[str, Any]], what: str) -> None:
+        """Refuse the second of two entries with the same identity: it would be computed and counted twice.
+        ``items`` are (field path, identity) in spec order."""
+        seen: dict[str, str] = {}
+        for where, ident in items:
+            key = json.dumps(ident, sort_keys=True, default=repr)  # params in any order are one identity
+            if key in seen:
+                raise self.fail(where, f"duplicate {what}: same as {seen[key]}; it would be computed and counted "
+                                       "twice, remove one")
+            seen[key] = where
 
     def component(self, kind: str, item: Any, where: str, extra: set[str] = frozenset()) -> tuple[Resolved, dict]:
         """``name`` or ``{name, params, ...}`` -> resolved component and the item's other keys."""
@@ -296,8 +371,21 @@ class _Reader:
         params = self.mapping(item.get("params", {}) or {}, f"{where}.params")
         try:
             return resolve(kind, item["name"], params), item
+        except PluginLoadError as exc:
+            raise _PluginSpecError(str(self.fail(where, str(exc)))) from None
         except SerbenchError as exc:
             raise self.fail(where, str(exc)) from None
+
+    def model(self, item: Any, where: str) -> Resolved:
+        """A model, its sizes checked without building it (``width: -3`` fails here, not mid-run)."""
+        res = self.component("models", item, where)[0]
+        check = getattr(res.info.factory, "check_params", None)
+        if callable(check):
+            try:
+                check(res.params)
+            except SerbenchError as exc:
+                raise self.fail(where, str(exc)) from None
+        return res
 
     def expand(self, kind: str, item: Any, where: str) -> list[Any]:
         """An axis item whose name is a glob (``cnn4*``, ``torchattacks.*``) -> one item per matching name."""
@@ -339,6 +427,11 @@ def read_spec_mapping(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "YAML"
         raise SpecError(f"{path}: {where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    if chain and not isinstance(data, dict):  # an included file is a base spec: a mapping of top-level fields
+        what = "is empty" if data is None else f"holds a {type(data).__name__}, not a mapping of spec fields"
+        raise SpecError(f"{chain[-1]}: include: {path} {what}; include a spec file (name: ..., dataset: ...)")
+    if data is None:
+        raise SpecError(f"{path}: the spec is empty; see benchmarks/quickstart.yaml for an example")
     if not isinstance(data, dict) or "include" not in data:
         return data
     data = dict(data)
@@ -383,11 +476,24 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
         protocol = raw.get("protocol")
         if protocol is not None and not isinstance(protocol, str):
             raise r.fail(f"{where}.protocol", f"expected a protocol name, got {protocol!r}")
-        datasets.append(DatasetAxis(res, protocol, None if folds == "all" else folds))
+        declared = declared_protocols(res.info.factory)
+        if declared is not None:  # keyed by the default's name, never by null; a typo fails before any compute
+            default, known = declared
+            if protocol is None:
+                protocol = default
+            elif protocol not in known:
+                close = difflib.get_close_matches(protocol, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise r.fail(f"{where}.protocol", f"unknown protocol {protocol!r} for dataset {res.requested!r}"
+                                                  f"{hint} (protocols: {', '.join(known)})")
+        datasets.append(DatasetAxis(res, protocol, None if folds == "all" else folds, where))
 
     fe = dict(r.mapping(data.get("frontend", {}) or {}, "frontend"))
     preset = fe.pop("preset", "ren2020")
     seconds = r.number(fe.pop("seconds", 3.0), "frontend.seconds", minimum=0.1)
+    if seconds > MAX_SECONDS:
+        raise r.fail("frontend.seconds", f"{seconds:g} s per utterance cannot fit in memory (a batch holds "
+                                         f"batch_size x seconds x sample_rate samples); use at most {MAX_SECONDS:g}")
     segments = None
     if "segments" in fe:
         raw_seg = fe.pop("segments")
@@ -403,35 +509,70 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
         if hop > window:
             raise r.fail("frontend.segments.hop", f"hop {hop} > window {window} would skip frames")
         segments = {"window": window, "hop": hop}
+    for key, value in fe.items():
+        if isinstance(value, str) and _number_hint(value):
+            r.number(value, f"frontend.{key}")  # YAML read a number as text: say how to write it
     try:
         frontend = frontend_config(preset, **fe)
     except SerbenchError as exc:
-        raise r.fail("frontend", str(exc)) from None
+        raise r.fail("frontend", str(exc).removeprefix("front end: ")) from None
 
     tr = dict(r.mapping(data.get("training", {}) or {}, "training"))
     sched_name = tr.pop("schedule", "ren2020")
     for k, v in tr.items():
-        if k != "fit_on":
-            r.number(v, f"training.{k}", minimum=0)
+        if k != "fit_on" and isinstance(v, str):
+            r.number(v, f"training.{k}")  # every other field is a number: say how to write one YAML read as text
     try:
         training = schedule(sched_name, **tr)
-    except SerbenchError as exc:
-        raise r.fail("training", str(exc)) from None
+    except SerbenchError as exc:  # the message names training.<field>
+        raise r.fail("", str(exc)) from None
+
+    notes: list[str] = []
 
     def axis(kind: str, default: list[str] | None) -> list[Resolved]:
+        """Names, globs and ``{name, params}``; a broken plugin a glob matched is skipped with a note."""
         if kind not in data:
             if default is None:
                 raise r.fail(kind, f"missing: list at least one of `serbench list {kind}`")
             items = default
         else:
             items = r.listing(data[kind], kind)
-        return [r.component(kind, one, f"{kind}[{i}]")[0] for i, it in enumerate(items)
-                for one in r.expand(kind, it, f"{kind}[{i}]")]
+        out: list[tuple[str, Resolved]] = []
+        for i, it in enumerate(items):
+            where = f"{kind}[{i}]"
+            out += [(where, res) for res in resolved_items(kind, it, where)]
+        r.unique([(where, res.identity()) for where, res in out], kind[:-1])
+        return [res for _, res in out]
+
+    def resolved_items(kind: str, item: Any, where: str) -> list[Resolved]:
+        expanded = r.expand(kind, item, where)
+        globbed = not (len(expanded) == 1 and expanded[0] is item)
+        kept = []
+        for one in expanded:
+            try:
+                kept.append(r.model(one, where) if kind == "models" else r.component(kind, one, where)[0])
+            except _PluginSpecError as exc:
+                if not globbed:  # a plugin named outright must load
+                    raise
+                notes.append(f"{where}: skipped {one if isinstance(one, str) else one['name']!r}: "
+                             f"{str(exc).split(': ', 2)[-1]}")
+        if not kept:
+            raise r.fail(where, f"no {kind[:-1]} matching {item if isinstance(item, str) else item['name']!r} "
+                                f"could be loaded: {notes[-1]}")
+        return kept
 
     models = axis("models", None)
     defenses = axis("defenses", ["standard"])
+    for d in defenses:  # never active in a fixed budget: standard training under the defense's name (issue 21)
+        start = d.params.get("start_iteration")
+        if isinstance(start, int) and 0 < training.iterations <= start:
+            raise r.fail("training.iterations", f"{training.iterations} iterations end before defense "
+                         f"{d.requested!r} starts (start_iteration {start}); lower its start_iteration or raise "
+                         "training.iterations")
     seeds = [r.integer(s, f"seeds[{i}]") for i, s in enumerate(r.listing(data.get("seeds", [0]), "seeds"))]
+    r.unique([(f"seeds[{i}]", s) for i, s in enumerate(seeds)], "seed")
     partitions = r.listing(data.get("partitions", ["test"]), "partitions")
+    r.unique([(f"partitions[{i}]", p) for i, p in enumerate(partitions)], "partition")
     for i, p in enumerate(partitions):
         if p not in PARTITIONS:
             raise r.fail(f"partitions[{i}]", f"unknown partition {p!r}; use {' or '.join(PARTITIONS)}")
@@ -448,6 +589,7 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
             raise r.fail(f"{where}.eps", "missing: give the budgets, e.g. eps: [0.01, 0.04, 0.1]")
         eps = tuple(r.number(e, f"{where}.eps[{j}]", minimum=0) if item.get("norm", "linf") != "snr"
                     else r.number(e, f"{where}.eps[{j}]") for j, e in enumerate(r.listing(eps_raw, f"{where}.eps")))
+        r.unique([(f"{where}.eps[{j}]", e) for j, e in enumerate(eps)], "eps")
         domain, norm = item.pop("domain", "feature"), item.pop("norm", "linf")
         try:
             ThreatModel(domain=domain, norm=norm, eps=eps[0])
@@ -456,19 +598,21 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
         params = dict(r.mapping(item.get("params", {}) or {}, f"{where}.params"))
         item["params"] = {**params, "domain": domain, "norm": norm, "eps": eps[0]}
         res, _ = r.component("attacks", item, where)
-        try:  # the attack itself checks that it supports this norm and domain
-            res.create()
-        except SerbenchError as exc:
-            raise r.fail(where, str(exc)) from None
+        for j, e in enumerate(eps):  # the attack checks its norm, domain and params (eta <= eps) at every budget
+            try:
+                (res if j == 0 else resolve("attacks", res.requested, {**res.params, "eps": e})).create()
+            except SerbenchError as exc:
+                raise r.fail(where if j == 0 else f"{where}.eps[{j}]", str(exc)) from None
         return AttackAxis(res, domain, norm, eps)
 
-    notes: list[str] = []
     attacks = []
+    attack_where: list[str] = []
     for i, item in enumerate(r.listing(data["attacks"], "attacks") if "attacks" in data else []):
         where = f"attacks[{i}]"
         expanded = r.expand("attacks", item, where)
         if len(expanded) == 1 and expanded[0] is item:
             attacks.append(attack_axis(item, where))
+            attack_where.append(where)
             continue
         kept = []
         for one in expanded:  # a glob keeps the attacks that support the threat model, and says so
@@ -479,6 +623,9 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
         if not kept:
             raise r.fail(where, f"no attack matching {item['name']!r} supports this threat model: {notes[-1]}")
         attacks.extend(kept)
+        attack_where += [where] * len(kept)
+    r.unique([(f"{where}.eps[{j}]", (_attack_identity(a), a.domain, a.norm, e))
+              for where, a in zip(attack_where, attacks) for j, e in enumerate(a.eps)], "attack")
 
     worst_case = data.get("worst_case", False)
     if not isinstance(worst_case, bool):
@@ -494,7 +641,7 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
             raise r.fail(f"{where}.source.{unknown_src[0]}", r._unknown_key(unknown_src[0], {"model", "defense"}))
         if "model" not in source:
             raise r.fail(f"{where}.source.model", "missing: the model the attack is crafted on")
-        src_model = r.component("models", source["model"], f"{where}.source.model")[0]
+        src_model = r.model(source["model"], f"{where}.source.model")
         src_defense = r.component("defenses", source.get("defense", "standard"), f"{where}.source.defense")[0]
         attack = item.pop("attack", None)
         if attack is None:
@@ -503,8 +650,11 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
             attack = {"name": attack}
         attack = {**r.mapping(attack, f"{where}.attack"), **item}
         transfer.append(TransferAxis(src_model, src_defense, attack_axis(attack, where)))
+    r.unique([(f"transfer[{i}].eps[{j}]", (t.source_model.identity(), t.source_defense.identity(),
+                                            _attack_identity(t.attack), t.attack.domain, t.attack.norm, e))
+              for i, t in enumerate(transfer) for j, e in enumerate(t.attack.eps)], "transfer")
 
-    noises = []
+    noise_items: list[tuple[str, NoiseAxis]] = []
     for i, item in enumerate(r.listing(data["noises"], "noises") if "noises" in data else []):
         where = f"noises[{i}]"
         if isinstance(item, str):
@@ -514,9 +664,11 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
         if snr_raw is None:
             raise r.fail(f"{where}.snr", "missing: give the SNRs in dB, e.g. snr: [20, 10, 0]")
         snr = tuple(r.number(s, f"{where}.snr[{j}]") for j, s in enumerate(r.listing(snr_raw, f"{where}.snr")))
-        for one in r.expand("noises", item, where):
-            res, _ = r.component("noises", one, where)
-            noises.append(NoiseAxis(res, snr))
+        r.unique([(f"{where}.snr[{j}]", v) for j, v in enumerate(snr)], "SNR")
+        noise_items += [(where, NoiseAxis(res, snr)) for res in resolved_items("noises", item, where)]
+    r.unique([(f"{where}.snr[{j}]", (n.resolved.identity(), v)) for where, n in noise_items
+              for j, v in enumerate(n.snr)], "noise")
+    noises = [n for _, n in noise_items]
 
     exclude = []
     for i, rule in enumerate(r.listing(data["exclude"], "exclude") if "exclude" in data else []):
@@ -530,6 +682,10 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
                 if not isinstance(v, (str, int, float)) or isinstance(v, bool):
                     raise r.fail(f"exclude[{i}].{key}", f"expected a name, number or list of them, got {v!r}")
         exclude.append(dict(rule))
+
+    for d in datasets:  # a fold listed twice would be trained and counted twice
+        r.unique([(f"{d.where}.folds[{j}]", f) for j, f in enumerate(d.folds or ())], "fold")
+    r.unique([(d.where, (dataset_identity(d.resolved), d.protocol)) for d in datasets], "dataset")
 
     name = data.get("name") or Path(path).stem
     return Spec(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from serbench.cli.main import app, console, err_console
@@ -17,12 +18,12 @@ app.add_typer(data_app, name="data")
 
 def _corpus(name: str, root: Optional[Path], params: list[str]) -> Any:
     import serbench
-    from serbench.errors import SerbenchError
+    from serbench.errors import UsageError
 
     kwargs: dict[str, Any] = {}
     for item in params:
-        if "=" not in item:
-            raise SerbenchError(f"--param {item!r}: expected KEY=VALUE, e.g. --param sample_rate=16000")
+        if "=" not in item or not item.split("=", 1)[0].strip():
+            raise UsageError(f"--param {item!r}: expected KEY=VALUE, e.g. --param sample_rate=16000")
         key, value = item.split("=", 1)
         try:
             kwargs[key] = json.loads(value)
@@ -60,9 +61,9 @@ def check(
     else:
         for p in problems:
             style = "red" if p.severity == "error" else "yellow"
-            err_console.print(f"[{style}]{p.severity}[/{style}]: {p}", highlight=False, soft_wrap=True)
+            err_console.print(f"[{style}]{p.severity}[/{style}]: {escape(str(p))}", highlight=False, soft_wrap=True)
         verdict = "[green]usable[/green]" if ok else "[red]unusable[/red]"
-        console.print(f"{name}: {len(corpus)} utterances, {len(problems)} problems: {verdict}")
+        console.print(f"{escape(name)}: {len(corpus)} utterances, {len(problems)} problems: {verdict}")
     if not ok:
         raise typer.Exit(1)
 
@@ -85,20 +86,23 @@ def summary_cmd(
     if as_json:
         print(json.dumps(data, indent=1))
         return
-    console.print(f"[bold]{data['name']}[/bold]: {data['utterances']} utterances at {data['sample_rate']} Hz")
+    console.print(f"[bold]{escape(str(data['name']))}[/bold]: {data['utterances']} utterances at "
+                  f"{data['sample_rate']} Hz")
     for field in ("labels", "sessions", "genders"):
-        console.print(f"{field}: " + ", ".join(f"{k} {v}" for k, v in data[field].items()))
-    console.print(f"speakers ({len(data['speakers'])}): " + ", ".join(f"{k} {v}" for k, v in data["speakers"].items()))
+        console.print(escape(f"{field}: " + ", ".join(f"{k} {v}" for k, v in data[field].items())))
+    console.print(escape(f"speakers ({len(data['speakers'])}): "
+                         + ", ".join(f"{k} {v}" for k, v in data["speakers"].items())))
     for proto, info in data["protocols"].items():
         if "error" in info:
-            console.print(f"[red]{proto}: {info['error']}[/red]")
+            console.print(f"[red]{escape(proto + ': ' + str(info['error']))}[/red]")
             continue
-        table = Table(title=f"protocol {proto}" + (" (default)" if proto == data["default_protocol"] else ""))
+        table = Table(title=escape(f"protocol {proto}" + (" (default)" if proto == data["default_protocol"] else "")))
         for col in ("fold", "train", "valid", "test", "test speakers"):
             table.add_column(col)
         for f in info["folds"]:
-            table.add_row(f["name"], str(f["train"]["utterances"]), str(f["valid"]["utterances"]),
-                          str(f["test"]["utterances"]), ", ".join(f["test"]["speakers"]))
+            table.add_row(escape(str(f["name"])), str(f["train"]["utterances"]), str(f["valid"]["utterances"]),
+                          str(f["test"]["utterances"]), escape(", ".join(f["test"]["speakers"])))
         console.print(table)
     for p in data["problems"]:
-        console.print(f"{p['severity']}: {p['path'] + ': ' if p['path'] else ''}{p['message']}", highlight=False)
+        console.print(escape(f"{p['severity']}: {p['path'] + ': ' if p['path'] else ''}{p['message']}"),
+                      highlight=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any, Optional
 
 import typer
@@ -22,7 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import serbench
-from serbench.errors import SerbenchError
+from serbench.errors import SerbenchError, UsageError
 from serbench.registry import KINDS, registry
 
 app = typer.Typer(
@@ -36,6 +37,43 @@ app = typer.Typer(
 console = Console() if Console().is_terminal else Console(width=160)
 err_console = Console(stderr=True)
 RESULTS_OPT = typer.Option("results", "--results", "-r", help="Results directory (the store).")
+
+
+def _blocker(path: Path) -> Path | None:
+    """The nearest existing ancestor of ``path`` when it is not a writable directory (a regular file, or a
+    folder without write permission), else None."""
+    for parent in path.absolute().parents:
+        if parent.exists():
+            ok = parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)
+            return None if ok else parent
+    return None
+
+
+def check_output_dir(path: Path, option: str) -> None:
+    """Refuse an output folder that is a file or cannot be created, before any work is done."""
+    if path.exists() and not path.is_dir():
+        raise SerbenchError(f"{option} {path}: is a file, not a directory; give a folder path")
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise SerbenchError(f"{option} {path}: directory is not writable; choose another folder")
+        return
+    blocker = _blocker(path)
+    if blocker is not None:
+        why = "is a file" if not blocker.is_dir() else "is not writable"
+        raise SerbenchError(f"{option} {path}: cannot create it ({blocker} {why}); choose another folder")
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """Refuse an output file that is a folder or cannot be written, before any work is done."""
+    if path.is_dir():
+        raise SerbenchError(f"{option} {path}: is a directory; give a file path, e.g. {path / 'results.csv'}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise SerbenchError(f"{option} {path}: file is not writable; choose another path")
+    blocker = _blocker(path)
+    if blocker is not None:
+        why = "is a file" if not blocker.is_dir() else "is not writable"
+        raise SerbenchError(f"{option} {path}: cannot write there ({blocker} {why}); choose another path")
+
 
 def _check_kind(kind: str) -> str:
     registry(kind)  # raises with a did-you-mean
@@ -75,7 +113,7 @@ def list_cmd(
     for col in ("kind", "name", "source", "summary"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(r["kind"], r["name"], r["source"], escape(r["summary"]))
+        table.add_row(r["kind"], escape(r["name"]), escape(r["source"]), escape(r["summary"]))
     console.print(table)
 
 
@@ -129,14 +167,16 @@ def doctor(as_json: bool = typer.Option(False, "--json")) -> None:
         print(json.dumps(report, indent=1))
     else:
         for key in ("serbench", "python", "torch", "torchaudio", "cuda_available", "device"):
-            console.print(f"[bold]{key}[/bold]: {report[key]}")
+            console.print(f"[bold]{key}[/bold]: {escape(str(report[key]))}")
         table = Table(title="components")
         for col in ("kind", "name", "source", "version", "status"):
             table.add_column(col)
         for c in report["components"]:
-            table.add_row(c["kind"], c["name"], c["source"], c["version"], "[green]ok[/green]")
+            table.add_row(c["kind"], escape(c["name"]), escape(c["source"]), escape(str(c["version"])),
+                          "[green]ok[/green]")
         for b in report["broken"]:
-            table.add_row(b["kind"], b["name"], b["package"], "", f"[red]broken: {escape(b['error'])}[/red]")
+            table.add_row(b["kind"], escape(b["name"]), escape(b["package"]), "",
+                          f"[red]broken: {escape(b['error'])}[/red]")
         console.print(table)
     if report["broken"]:
         raise typer.Exit(1)
@@ -159,7 +199,7 @@ def validate(
         print(json.dumps({"kind": kind, "name": name, "ok": report.ok,
                           "checks": [{"check": c, "passed": p, "message": m} for c, p, m in report.rows()]}, indent=1))
     else:
-        table = Table(title=f"{kind} {name}")
+        table = Table(title=escape(f"{kind} {name}"))
         for col in ("check", "result", "message"):
             table.add_column(col)
         for check, passed, msg in report.rows():
@@ -184,8 +224,10 @@ def main(argv: list[str] | None = None) -> None:
     except SerbenchError as exc:
         if os.environ.get("SERBENCH_DEBUG"):
             raise
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+        # escape: messages quote user text (file names like [draft]x.yaml, values like [nan, nan])
+        err_console.print(f"[red]error:[/red] {escape(' '.join(str(exc).split()))}", highlight=False,
+                          soft_wrap=True)
+        sys.exit(2 if isinstance(exc, UsageError) else 1)
     except _click_exc.UsageError as exc:
         exc.show()
         sys.exit(2)

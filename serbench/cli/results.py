@@ -10,7 +10,9 @@ from typing import Any
 
 import typer
 
-from serbench.cli.main import RESULTS_OPT, app, console
+from rich.markup import escape
+
+from serbench.cli.main import RESULTS_OPT, app, check_output_file, console
 from serbench.errors import SerbenchError
 from serbench.files import write_bytes_atomic
 
@@ -50,7 +52,7 @@ def _rows(results: Path, status: str | None) -> list[dict[str, Any]]:
         raise SerbenchError(f"{results}: no results directory; run `serbench run SPEC --results {results}` first")
     if status not in (None, "ok", "failed"):
         raise SerbenchError(f"--status: unknown status {status!r}; use ok or failed")
-    rows = [flat_row(r) for r in Store(results).records() if r.get("kind") == "eval"]
+    rows = [flat_row(r) for r in Store(results).records(strict=False) if r.get("kind") == "eval"]
     return sorted((r for r in rows if status is None or r["status"] == status), key=_sort_key)
 
 
@@ -70,15 +72,15 @@ def ls(
         return
     from rich.table import Table
 
-    table = Table(title=f"{results}: {len(rows)} eval records", title_justify="left")
+    table = Table(title=escape(f"{results}: {len(rows)} eval records"), title_justify="left")
     for col in ("key", "dataset", "fold", "model", "defense", "seed", "partition", "condition", "uar", "status"):
         table.add_column(col, justify="right" if col in ("fold", "seed", "uar") else "left")
     for r in rows:
         cond = " ".join(str(x) for x in (r["type"], r["attack"] or r["noise"] or "", _budget(r)) if x)
         uar = "" if r["uar"] is None else f"{100 * r['uar']:.1f}"
-        state = "[green]ok[/]" if r["status"] == "ok" else f"[red]failed[/] {r['error'] or ''}"
-        table.add_row(r["key"][:12], r["dataset"], str(r["fold"]), r["model"], r["defense"], str(r["seed"]),
-                      r["partition"], cond, uar, state)
+        state = "[green]ok[/]" if r["status"] == "ok" else f"[red]failed[/] {escape(r['error'] or '')}"
+        table.add_row(*(escape(str(v)) for v in (r["key"][:12], r["dataset"], r["fold"], r["model"], r["defense"],
+                                                 r["seed"], r["partition"], cond, uar)), state)
     console.print(table)
 
 
@@ -102,6 +104,8 @@ def export(
     """
     if as_csv == as_json:
         raise SerbenchError("results export: choose exactly one of --csv or --json")
+    if output is not None:  # before reading the store: nothing to write to is known up front
+        check_output_file(output, "--output")
     rows = _rows(results, status)
     if as_csv:
         buf = io.StringIO()
@@ -115,4 +119,4 @@ def export(
         typer.echo(text, nl=False)
         return
     write_bytes_atomic(output, text.encode())
-    console.print(f"{len(rows)} rows -> {output}", highlight=False)
+    console.print(escape(f"{len(rows)} rows -> {output}"), highlight=False)

@@ -13,6 +13,7 @@ evaluates on test only.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -42,6 +43,7 @@ class Schedule:
     fit_on: str = "train"
 
     def __post_init__(self) -> None:
+        _check_fields(self)
         if self.fit_on not in FIT_ON:
             raise SerbenchError(f"training.fit_on: unknown value {self.fit_on!r}; use {' or '.join(FIT_ON)}")
         if self.fit_on == "train+valid" and (self.iterations <= 0 and self.max_epochs <= 0):
@@ -60,6 +62,38 @@ class Schedule:
 
 FIT_ON = ("train", "train+valid")
 
+# What each numeric field may hold. Counts where 0 means something (iterations: use max_epochs;
+# eval_every: once per epoch; patience: off) may be 0; sizes and steps must be >= 1.
+_POSITIVE_INTS = ("batch_size", "lr_step")
+_COUNTS = ("iterations", "max_epochs", "plateau_patience", "stop_patience", "eval_every")
+_FRACTIONS = ("lr_decay", "plateau_factor")  # multipliers of the lr: in (0, 1]
+
+
+def _check_fields(s: Schedule) -> None:
+    """Refuse values that would crash mid-run or silently train nothing (``batch_size: 0``,
+    ``iterations: 0`` with no epoch budget, ``lr: .nan``), naming ``training.<field>``."""
+    for name in _POSITIVE_INTS + _COUNTS:
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SerbenchError(f"training.{name}: expected an integer, got {value!r}")
+        low = 1 if name in _POSITIVE_INTS else 0
+        if value < low:
+            raise SerbenchError(f"training.{name}: must be >= {low}, got {value}")
+    for name in ("lr", "weight_decay") + _FRACTIONS:
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise SerbenchError(f"training.{name}: expected a finite number, got {value!r}")
+    if not s.lr > 0:
+        raise SerbenchError(f"training.lr: must be > 0, got {s.lr}")
+    if s.weight_decay < 0:
+        raise SerbenchError(f"training.weight_decay: must be >= 0, got {s.weight_decay}")
+    for name in _FRACTIONS:
+        if not 0 < getattr(s, name) <= 1:
+            raise SerbenchError(f"training.{name}: must be in (0, 1] (it multiplies the lr), got {getattr(s, name)}")
+    if s.iterations == 0 and s.max_epochs == 0:
+        raise SerbenchError("training.iterations: must be >= 1 (or give max_epochs >= 1): with no budget the "
+                            "model would be recorded untrained")
+
 PRESETS: dict[str, Schedule] = {
     "ren2020": Schedule(name="ren2020", iterations=10_000, eval_every=500),
     "latif2020": Schedule(
@@ -71,10 +105,12 @@ PRESETS: dict[str, Schedule] = {
 
 def schedule(preset: str = "ren2020", **overrides: Any) -> Schedule:
     """A preset with ``overrides`` (e.g. ``iterations=300`` for a quick run)."""
-    if preset not in PRESETS:
-        raise SerbenchError(f"unknown training schedule {preset!r}; presets: {', '.join(sorted(PRESETS))}")
+    if not isinstance(preset, str) or preset not in PRESETS:
+        raise SerbenchError(f"training.schedule: unknown training schedule {preset!r}; "
+                            f"presets: {', '.join(sorted(PRESETS))}")
     known = {f.name for f in fields(Schedule)} - {"name"}
-    bad = sorted(set(overrides) - known)
+    bad = sorted(set(overrides) - known, key=str)
     if bad:
-        raise SerbenchError(f"training schedule has no field {bad[0]!r}; fields: {', '.join(sorted(known))}")
+        raise SerbenchError(f"training.{bad[0]}: training schedule has no field {bad[0]!r}; "
+                            f"fields: {', '.join(sorted(known))}")
     return replace(PRESETS[preset], **overrides)

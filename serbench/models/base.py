@@ -1,14 +1,22 @@
 """The model contract every architecture follows (timm's split).
 
 Input (B, 1, n_features, T) with T free; ``forward_features`` returns the
-penultimate embedding (what similarity-based adversarial training compares),
+penultimate embedding (what similarity-adv compares with ``similarity_on: embedding``),
 ``forward_head`` the logits, and ``forward = forward_head(forward_features)``.
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import torch
 from torch import nn
+
+from serbench.errors import SerbenchError
+
+# Size parameters a model may take; each must be > 0 (``width: -3`` would otherwise build a 4-channel net).
+POSITIVE_PARAMS = ("num_classes", "in_channels", "width", "hidden", "growth", "layers", "fc", "highway")
 
 
 class SERModel(nn.Module):
@@ -25,6 +33,25 @@ class SERModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> None:
+        """Refuse sizes that are zero, negative or not finite, and a dropout outside [0, 1).
+
+        Cheap (builds nothing), so a spec reader can call it on every model before any compute;
+        each built-in model also calls it in ``__init__``.
+        """
+        meta = getattr(cls, "__serbench_component__", None) or {}
+        owner = f"model {meta.get('name') or cls.__name__!r}"
+        for key in POSITIVE_PARAMS:
+            value = params.get(key)
+            if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue  # absent, or a type the registry's type check already reports
+            if not (math.isfinite(value) and value > 0):
+                raise SerbenchError(f"{owner}: {key} must be > 0, got {value!r}")
+        dropout = params.get("dropout")
+        if isinstance(dropout, (int, float)) and not isinstance(dropout, bool) and not 0 <= dropout < 1:
+            raise SerbenchError(f"{owner}: dropout must be in [0, 1), got {dropout!r}")
 
 
 def conv_bn_relu(cin: int, cout: int, kernel: int, batch_norm: bool = True) -> nn.Sequential:

@@ -17,6 +17,7 @@ class CNN5(SERModel):
 
     def __init__(self, num_classes: int = 4, in_channels: int = 1, width: float = 1.0,
                  batch_norm: bool = True) -> None:
+        self.check_params(dict(num_classes=num_classes, in_channels=in_channels, width=width))
         super().__init__()
         blocks: list[nn.Module] = []
         cin = in_channels

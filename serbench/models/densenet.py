@@ -76,6 +76,8 @@ class DenseNet(SERModel):
 
     def __init__(self, num_classes: int = 4, in_channels: int = 1, layers: int = 6, growth: int = 16,
                  fc: int = 1000) -> None:
+        self.check_params(dict(num_classes=num_classes, in_channels=in_channels, layers=layers, growth=growth,
+                               fc=fc))
         super().__init__()
         self.trunk = _DenseTrunk(in_channels, 3, layers, growth)
         self.embed = nn.Sequential(nn.Linear(self.trunk.out_channels, fc), nn.BatchNorm1d(fc), nn.ReLU(inplace=True))
@@ -94,6 +96,8 @@ class DenseNetLSTM(SERModel):
 
     def __init__(self, num_classes: int = 4, in_channels: int = 1, layers: int = 6, growth: int = 16,
                  hidden: int = 128) -> None:
+        self.check_params(dict(num_classes=num_classes, in_channels=in_channels, layers=layers, growth=growth,
+                               hidden=hidden))
         super().__init__()
         self.trunk = _DenseTrunk(in_channels, 3, layers, growth)
         self.freq_pool = nn.AdaptiveAvgPool2d((4, None))
@@ -135,6 +139,8 @@ class DenseNetLSTMHighway(SERModel):
 
     def __init__(self, num_classes: int = 4, in_channels: int = 1, layers: int = 6, growth: int = 24,
                  hidden: int = 128, highway: int = 128, dropout: float = 0.5) -> None:
+        self.check_params(dict(num_classes=num_classes, in_channels=in_channels, layers=layers, growth=growth,
+                               hidden=hidden, highway=highway, dropout=dropout))
         super().__init__()
         self.trunk = _DenseTrunk(in_channels, 2, layers, growth)
         self.freq_pool = nn.AdaptiveAvgPool2d((4, None))

@@ -28,6 +28,7 @@ class SattCNN(SERModel):
     """Three conv blocks, global average pooling, FC 128 + ReLU (the embedding), linear head."""
 
     def __init__(self, num_classes: int = 4, in_channels: int = 1, width: float = 1.0, hidden: int = 128) -> None:
+        self.check_params(dict(num_classes=num_classes, in_channels=in_channels, width=width, hidden=hidden))
         super().__init__()
         self.features, c = _conv_stack(in_channels, width)
         self.embed = nn.Sequential(nn.Linear(c, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True))
@@ -45,6 +46,7 @@ class SattCNNLSTM(SERModel):
     """The same conv blocks, the feature map read as a sequence over time, an LSTM; its last output embeds."""
 
     def __init__(self, num_classes: int = 4, in_channels: int = 1, width: float = 1.0, hidden: int = 128) -> None:
+        self.check_params(dict(num_classes=num_classes, in_channels=in_channels, width=width, hidden=hidden))
         super().__init__()
         self.features, c = _conv_stack(in_channels, width)
         self.freq_pool = nn.AdaptiveAvgPool2d((4, None))  # any n_features >= 64 maps to 4 frequency rows

@@ -19,6 +19,7 @@ class VGG16(SERModel):
     """torchvision VGG-16 (configuration D, no BN) convolution stack, 1-channel input, GAP + FC."""
 
     def __init__(self, num_classes: int = 4, in_channels: int = 1, batch_norm: bool = False) -> None:
+        self.check_params(dict(num_classes=num_classes, in_channels=in_channels))
         super().__init__()
         net = (tvm.vgg16_bn if batch_norm else tvm.vgg16)(weights=None)
         first = net.features[0]
@@ -40,6 +41,7 @@ class ResNet50(SERModel):
     """torchvision ResNet-50 (bottlenecks [3, 4, 6, 3]), 1-channel 7x7 stem, GAP + FC."""
 
     def __init__(self, num_classes: int = 4, in_channels: int = 1) -> None:
+        self.check_params(dict(num_classes=num_classes, in_channels=in_channels))
         super().__init__()
         net = tvm.resnet50(weights=None)
         net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
