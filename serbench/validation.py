@@ -122,7 +122,12 @@ def validate_model(name: str, *, batch: int = 2, frames: tuple[int, ...] = (64, 
 
 
 def validate_attack(name: str, **params: Any) -> ValidationReport:
-    """Every supported norm and domain: output inside the budget and range; eps = 0 returns the input."""
+    """Every supported norm and domain: output inside the budget and range; eps = 0 returns the input.
+
+    Budgets are measured against the threat model built here, as the runner measures against the cell's:
+    never against the attack's own ``attack.threat``, which a plugin can widen.
+    """
+    from serbench.attacks.base import ThreatModel
     from serbench.attacks.budget import check_budget
     from serbench.features import FeaturePipeline, LogMel, MinMaxScaler
 
@@ -147,8 +152,9 @@ def validate_attack(name: str, **params: Any) -> ValidationReport:
                 continue
 
             def within(eps=eps, norm=norm, domain=domain, m=m, x=x) -> str | None:
-                attack = serbench.get("attacks", name, eps=eps, norm=norm, domain=domain, **params)
-                check_budget(name, attack.threat, x, attack.generate(m, x, y))
+                threat = ThreatModel(domain=domain, norm=norm, eps=float(eps))
+                attack = serbench.get("attacks", name, **threat.as_dict(), **params)
+                check_budget(name, threat, x, attack.generate(m, x, y))
                 return None
 
             def identity(zero=zero, norm=norm, domain=domain, m=m, x=x) -> str | None:

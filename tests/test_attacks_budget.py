@@ -117,7 +117,7 @@ def test_snap_fixes_rounding_only() -> None:
     d = torch.randn_like(x)
     d = d / d.flatten(1).norm(dim=1, keepdim=True)
     r = 0.5
-    x_adv = x + d * torch.tensor([r * (1 + 2e-6)] + [r * 1.5] + [r * 0.9] * (len(x) - 2))[:, None]
+    x_adv = x + d * torch.tensor([r * (1 + 1e-6)] + [r * 1.5] + [r * 0.9] * (len(x) - 2))[:, None]
     snapped = attack.snap(x, x_adv)
     l2 = (snapped - x).double().flatten(1).norm(dim=1)
     assert l2[0] <= r and l2[0] > r * (1 - 1e-5)  # rounding overshoot: pulled onto the sphere

@@ -91,7 +91,7 @@ def test_grouped_attack_keeps_the_budget_and_the_partition_order():
     clean = scatter(groups, [model(f).detach() for f in feats], 4)
     attack = FGSM(eps=0.05)
     metrics, correct = evaluate_attack("fgsm", attack, model, [(g.index, f) for g, f in zip(groups, feats)], y,
-                                       clean, ("a", "b", "c", "d"), batch_size=1)
+                                       clean, ("a", "b", "c", "d"), batch_size=1, threat=attack.threat)
     assert metrics["perturbation"]["linf_max"] <= 0.05 + 1e-6 and len(metrics["predictions"]) == 4
     # one group, one tensor: the grouped path gives exactly the plain path's answer
     pad = PadOrCrop(20)
@@ -99,8 +99,9 @@ def test_grouped_attack_keeps_the_budget_and_the_partition_order():
     plain = FGSM(eps=0.05)
     m = SegmentedClassifier(model.model, 20, 20)
     f = g.waves[:, None, None, :]
-    a, _ = evaluate_attack("fgsm", plain, m, f, y, m(f).detach(), ("a", "b", "c", "d"))
-    b, _ = evaluate_attack("fgsm", plain, m, [(g.index, f)], y, m(f).detach(), ("a", "b", "c", "d"))
+    a, _ = evaluate_attack("fgsm", plain, m, f, y, m(f).detach(), ("a", "b", "c", "d"), threat=plain.threat)
+    b, _ = evaluate_attack("fgsm", plain, m, [(g.index, f)], y, m(f).detach(), ("a", "b", "c", "d"),
+                           threat=plain.threat)
     assert a["predictions"] == b["predictions"] and a["uar"] == b["uar"]
 
 

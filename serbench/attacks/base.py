@@ -23,6 +23,9 @@ from serbench.errors import SerbenchError
 DOMAINS = ("feature", "waveform")
 NORMS = ("linf", "l2", "snr")
 DOMAIN_BOUNDS = {"feature": (0.0, 1.0), "waveform": (-1.0, 1.0)}
+# How far past its budget (absolute: eps units for Linf/L2, dB for SNR) an example may land before the
+# harness fails the cell (:func:`serbench.attacks.budget.check_budget`). ``Attack.snap`` never fixes more.
+TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -96,23 +99,33 @@ class Attack:
         """
         return projection.project(self.threat.norm, x, x_adv, self.radius(x), self.threat.bounds).detach()
 
-    def snap(self, x: torch.Tensor, x_adv: torch.Tensor, rtol: float = 1e-5) -> torch.Tensor:
-        """Project only the examples that leave the budget by float rounding (at most ``rtol`` relative).
+    def snap(self, x: torch.Tensor, x_adv: torch.Tensor, tol: float = TOLERANCE) -> torch.Tensor:
+        """Project only the examples that leave the budget by float rounding, within the harness's tolerance.
 
         For wrapped libraries that compute in float32: their L2 projections can
-        overshoot the ball by a few ulps. Real violations are left untouched so
-        that :func:`~serbench.attacks.budget.check_budget` still rejects them.
+        overshoot the ball by a few ulps. The slack is the harness's own
+        :data:`TOLERANCE` (``tol`` can only tighten it), in eps units for Linf
+        and L2: anything beyond it is left untouched so that
+        :func:`~serbench.attacks.budget.check_budget` rejects it. For SNR the
+        slack is ``tol`` dB, or four ulps of ``x_adv``'s dtype relative to the
+        radius where that is larger (1e-6 dB is about one float32 ulp, below
+        what a float32 library can round to; four ulps are about 4e-6 dB).
         """
+        tol = min(float(tol), TOLERANCE)
         x, x_adv = x.detach(), x_adv.detach()
         low, high = self.threat.bounds
         r = self.radius(x)
         delta = (x_adv - x).flatten(1).double()
         size = delta.abs().amax(dim=1) if self.threat.norm == "linf" else delta.norm(dim=1)
-        slack = rtol * torch.clamp(r, min=1.0 if self.threat.norm != "snr" else 0.0) + 1e-12
-        flat = x_adv.flatten(1)
+        if self.threat.norm == "snr":  # tol dB below the budget is an L2 radius larger by 10^(tol/20)
+            ulps = 4 * torch.finfo(x_adv.dtype).eps if x_adv.dtype.is_floating_point else 0.0
+            slack = r * max(10 ** (tol / 20) - 1, ulps)
+        else:
+            slack = torch.full_like(r, tol)
+        flat = x_adv.flatten(1).double()
         lo, hi = flat.amin(dim=1), flat.amax(dim=1)
         needs = (size > r) | (lo < low) | (hi > high)
-        near = needs & (size <= r + slack) & (lo >= low - rtol) & (hi <= high + rtol)
+        near = needs & (size <= r + slack) & (lo >= low - tol) & (hi <= high + tol)
         if not bool(near.any()):
             return x_adv
         fixed = self.project(x, x_adv)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import torch
 
-from serbench.attacks.base import ThreatModel
+from serbench.attacks.base import TOLERANCE, ThreatModel
 from serbench.errors import BudgetViolation
 
-TOLERANCE = 1e-6
+__all__ = ["TOLERANCE", "check_budget", "perturbation"]
 
 
 def perturbation(x: torch.Tensor, x_adv: torch.Tensor) -> dict[str, torch.Tensor]:

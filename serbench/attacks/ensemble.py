@@ -8,11 +8,38 @@ figures, tighter than any single attack's.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from serbench.errors import SerbenchError
+
+
+def attack_labels(attacks: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A distinct label per attack identity (``{name, version, params}``), in input order.
+
+    An attack's identity is its name and every parameter: two attacks that share
+    a name are labelled with the parameters (and version) where they differ,
+    e.g. ``fgsm(eta=0.001)`` and ``fgsm(eta=None)``; a name used once stays bare.
+    """
+    def fmt(v: Any) -> str:
+        if isinstance(v, (dict, list)):
+            return json.dumps(v, sort_keys=True, separators=(",", ":"))
+        return repr(v) if isinstance(v, str) else str(v)
+
+    labels = []
+    for a in attacks:
+        peers = [b for b in attacks if b["name"] == a["name"]]
+        params = a.get("params") or {}
+        keys = sorted({k for b in peers for k in (b.get("params") or {})})
+        differ = [k for k in keys if len({fmt((b.get("params") or {}).get(k)) for b in peers}) > 1]
+        parts = [f"{k}={fmt(params.get(k))}" for k in differ]
+        if len({str(b.get("version")) for b in peers}) > 1:
+            parts.insert(0, f"version={a.get('version')}")
+        labels.append(f"{a['name']}({', '.join(parts)})" if parts else str(a["name"]))
+    return labels
 
 
 def worst_case_correct(correct: Mapping[str, Sequence[bool]] | Sequence[Sequence[bool]]) -> np.ndarray:

@@ -52,27 +52,33 @@ def iterative_weaker_than_single_step(iterative_accuracy: float, single_step_acc
 
 
 def success_not_rising(eps: Sequence[float], success_rates: Sequence[float], attack: str = "attack",
-                       tolerance: float = 0.0) -> str | None:
-    """Flag when an attack's success rate falls as eps grows, or does not rise at all across the eps range.
+                       tolerance: float = 0.0, norm: str = "linf") -> str | None:
+    """Flag when an attack's success rate falls as the budget grows, or does not rise at all across it.
 
     A larger budget contains every smaller one, so success must not drop;
     staying flat below 100 % from the smallest to the largest budget suggests
     the gradients carry no information. NaN rates (no clean-correct
-    utterance) are ignored.
+    utterance) are ignored. For ``norm="snr"`` eps is a minimum SNR in dB: a
+    *higher* eps is a *smaller* budget, so the series is ordered by decreasing dB.
     """
     if len(eps) != len(success_rates):
         raise ValueError(f"{len(eps)} eps values but {len(success_rates)} success rates")
-    pairs = sorted((float(e), float(s)) for e, s in zip(eps, success_rates) if not math.isnan(s))
+    snr = norm == "snr"
+    # (budget order, eps, rate): ascending budget means descending dB for an SNR budget
+    pts = sorted(((-float(e) if snr else float(e)), float(e), float(s))
+                 for e, s in zip(eps, success_rates) if not math.isnan(s))
+    pairs = [(e, s) for _, e, s in pts]
     if len(pairs) < 2 or pairs[0][0] == pairs[-1][0]:
         return None
+    unit = (lambda e: f"SNR {e:g} dB") if snr else (lambda e: f"eps {e:g}")  # noqa: E731
     for (e0, s0), (e1, s1) in itertools.pairwise(pairs):
         if s1 < s0 - tolerance:
-            return (f"gradient masking? {attack} success falls from {s0:.4f} at eps {e0:g} "
-                    f"to {s1:.4f} at eps {e1:g}; a larger budget should never succeed less")
+            return (f"gradient masking? {attack} success falls from {s0:.4f} at {unit(e0)} "
+                    f"to {s1:.4f} at {unit(e1)}; a larger budget should never succeed less")
     (e_lo, s_lo), (e_hi, s_hi) = pairs[0], pairs[-1]
     if s_hi <= s_lo + tolerance and s_hi < 1.0:
-        return (f"gradient masking? {attack} success does not rise with eps ({s_lo:.4f} at eps {e_lo:g}, "
-                f"{s_hi:.4f} at eps {e_hi:g})")
+        return (f"gradient masking? {attack} success does not rise with the budget ({s_lo:.4f} at {unit(e_lo)}, "
+                f"{s_hi:.4f} at {unit(e_hi)})")
     return None
 
 

@@ -61,10 +61,10 @@ def run_with_ray(spec: Spec, store: Store, *, address: str | None = None, device
     summary = RunSummary()
     todo = []
     for tc, evals in plan:
-        if any(planner._needs(e.key) for e in evals):
+        if planner.needs_work(tc, evals):  # an eval cell, or the train record itself
             todo.append((tc, evals))
         else:
-            summary.cached += len(evals)
+            planner.count_cached(summary, evals, tc)  # failed cached cells count as failed
             progress("cached", {"n": len(evals)})
     started_here = False
     if todo:

@@ -14,6 +14,7 @@ import subprocess
 import time
 import traceback
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -21,41 +22,51 @@ import numpy as np
 import torch
 
 import serbench
-from serbench.bench.cells import EvalCell, TrainCell
+from serbench.bench.cells import EvalCell, TrainCell, canonical_json
 from serbench.bench.spec import Spec, dataset_identity
-from serbench.bench.store import Store
+from serbench.bench.store import Store, checkpoint_record
 from serbench.data.corpus import Corpus
 from serbench.data.feature_cache import FeatureCache, feature_key
 from serbench.defenses.base import Defense
 from serbench.engine import data as fold_data
 from serbench.attacks import masking
 from serbench.attacks.base import input_gradient
-from serbench.attacks.ensemble import robust_accuracy, robust_uar
+from serbench.attacks.ensemble import attack_labels, robust_accuracy, robust_uar
 from serbench.engine.evaluate import evaluate_attack, evaluate_predictions, predict
 from serbench.engine.lengths import LengthGroup, PadOrCrop, Segments, group_waves, length_policy, scatter
 from serbench.engine.schedules import Schedule
 from serbench.engine.train import train
-from serbench.errors import SerbenchError
+from serbench.errors import DataError, SerbenchError
 from serbench.features import FeaturePipeline, FrontendConfig, LogMel, MinMaxScaler
 from serbench.noises.base import mix_at_snr
-from serbench.registry import REGISTRIES, registry
+from serbench.registry import REGISTRIES, editable_installs, registry
 
 
 @dataclass
 class RunSummary:
+    """What a run did. ``failed`` failed in this run; ``failed_cached`` were failed in the store already
+    and left so (no ``--retry-failed``): both are failed cells of the spec, and ``ok`` needs neither."""
+
     computed: int = 0
-    cached: int = 0
+    cached: int = 0  # cells not recomputed, ok or failed
     failed: list[tuple[str, str]] = field(default_factory=list)  # (cell label, reason)
     seconds: float = 0.0
+    failed_cached: list[tuple[str, str]] = field(default_factory=list)  # (cell label, stored reason)
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        """True only when no cell of the spec is failed, new or cached."""
+        return not self.failed and not self.failed_cached
+
+    @property
+    def failed_total(self) -> int:
+        return len(self.failed) + len(self.failed_cached)
 
     def add(self, other: "RunSummary") -> None:
         self.computed += other.computed
         self.cached += other.cached
         self.failed.extend(other.failed)
+        self.failed_cached.extend(other.failed_cached)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -88,6 +99,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "platform": platform.platform(), "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
         "git": git, "plugins": plugins,
+        "editable": editable_installs(),  # code that can change without its version changing (cell keys)
     }
 
 
@@ -183,9 +195,20 @@ class LocalRunner:
         return self._corpora[key]
 
     def train_cells(self) -> list[TrainCell]:
-        counts = {i: len(self.corpus(i).folds(d.protocol)) for i, d in enumerate(self.spec.datasets)
-                  if d.folds is None}
-        return self.spec.train_cells(counts)
+        """The spec's train cells, keyed by what each corpus holds now.
+
+        Every corpus is loaded (listed and fingerprinted; no audio is decoded): its content
+        fingerprint enters the keys, its protocol is resolved (the default named) and checked, and
+        the folds asked for must exist.
+        """
+        counts, fingerprints = {}, {}
+        for i in range(len(self.spec.datasets)):
+            corpus = self.corpus(i)
+            d = self.spec.datasets[i] = self.spec.datasets[i].resolved_for(corpus, self.spec.path)
+            fingerprints[i] = corpus.fingerprint()
+            if d.folds is None:
+                counts[i] = len(corpus.folds(d.protocol))
+        return self.spec.train_cells(counts, fingerprints)
 
     def _needs(self, key: str) -> bool:
         if self.force:
@@ -193,11 +216,25 @@ class LocalRunner:
         status = self.store.status(key)
         return status is None or (status == "failed" and self.retry_failed)
 
+    def needs_work(self, tc: TrainCell, evals: list[EvalCell]) -> bool:
+        """Whether a run has anything to do for ``tc``: an eval cell to compute, or its own train record to
+        write (missing or invalid: restored from the checkpoint, else trained again; failed: with
+        ``retry_failed``). The local executor and the Ray driver ask this; the dry run shows the same states."""
+        return self._needs(tc.key) or any(self._needs(e.key) for e in evals)
+
     def _corpus_for(self, cell: TrainCell) -> Corpus:
-        ident = {k: v for k, v in cell.spec["dataset"].items() if k not in ("protocol", "fold")}
+        """The loaded corpus of ``cell``; its data must still be what the cell's key names."""
+        ident = {k: v for k, v in cell.spec["dataset"].items() if k not in ("protocol", "fold", "fingerprint")}
         for i, d in enumerate(self.spec.datasets):
             if dataset_identity(d.resolved) == ident:
-                return self.corpus(i)
+                corpus = self.corpus(i)
+                planned, found = cell.spec["dataset"].get("fingerprint"), corpus.fingerprint()
+                if planned != found:
+                    raise DataError(
+                        f"dataset {d.resolved.requested!r}: its files changed since the cells were planned (data "
+                        f"fingerprint {found}, planned {planned}), or this worker reads another copy; run again "
+                        "to plan cells for the data as it is now")
+                return corpus
         raise AssertionError("train cell names a dataset the spec does not have")
 
     # -- the run ------------------------------------------------------------------
@@ -222,9 +259,8 @@ class LocalRunner:
         deferred = 0
         while queue:
             tc, evals = queue.popleft()
-            if not any(self._needs(e.key) for e in evals):
-                summary.cached += len(evals)
-                self.progress("cached", {"n": len(evals)})
+            if not self.needs_work(tc, evals):
+                self.count_cached(summary, evals, tc)
                 deferred = 0
                 continue
             lock = self.store.lock(tc.key)
@@ -243,17 +279,22 @@ class LocalRunner:
         return summary
 
     def run_train_cell(self, tc: TrainCell, evals: list[EvalCell], env: dict[str, Any]) -> RunSummary:
-        """Train (or load) one model and compute its missing eval cells; the caller holds its lock."""
+        """Train (or load) one model, write its train record if it has none, and compute its missing eval
+        cells; the caller holds its lock."""
         summary = RunSummary()
         todo = [e for e in evals if self._needs(e.key)]
-        summary.cached += len(evals) - len(todo)
-        self.progress("cached", {"n": len(evals) - len(todo)})
-        if not todo:
+        keys = {e.key for e in todo}
+        self.count_cached(summary, [e for e in evals if e.key not in keys])
+        record = self._needs(tc.key)
+        if not todo and not record:
             return summary
         try:
-            trained = self._trained(tc, env)
+            trained = self._trained(tc, env, record=record)
         except Exception as exc:  # recorded per cell; the run goes on with other cells
-            reason = _reason(exc)
+            reason = _reason(exc, self._data_roots())
+            self._write_failed_train(tc, reason, env)
+            if not todo:  # only the train record was missing: the failure is the train cell's
+                summary.failed.append((self._describe_train(tc), reason))
             for e in todo:
                 self._write_failed(e, reason, env)
                 summary.failed.append((self._describe(e), reason))
@@ -266,7 +307,7 @@ class LocalRunner:
                 summary.computed += 1
                 self.progress("cell", {"label": self._describe(e), "status": "ok", "uar": rec["metrics"]["uar"]})
             except Exception as exc:
-                reason = _reason(exc)
+                reason = _reason(exc, self._data_roots())
                 self._write_failed(e, reason, env)
                 summary.failed.append((self._describe(e), reason))
                 self.progress("cell", {"label": self._describe(e), "status": "failed"})
@@ -274,10 +315,34 @@ class LocalRunner:
         self._trained_models.clear()  # keep memory flat across a long matrix
         return summary
 
+    def count_cached(self, summary: RunSummary, evals: list[EvalCell], tc: TrainCell | None = None) -> None:
+        """Count ``evals`` (left as the store holds them) as cached; the failed ones also as failed.
+
+        With ``tc``: a failed train record left so counts as failed too when no eval cell of it does.
+        """
+        summary.cached += len(evals)
+        before = len(summary.failed_cached)
+        for e in evals:
+            rec = self.store.read(e.key) if self.store.status(e.key) == "failed" else None
+            if rec is not None:
+                summary.failed_cached.append((self._describe(e), str(rec.get("error") or "failed")))
+        if tc is not None and len(summary.failed_cached) == before and self.store.status(tc.key) == "failed":
+            rec = self.store.read(tc.key)
+            if rec is not None:
+                summary.failed_cached.append((self._describe_train(tc), str(rec.get("error") or "failed")))
+        self.progress("cached", {"n": len(evals)})
+
+    def _data_roots(self) -> list[str]:
+        """Where the loaded corpora live: stripped from failure reasons, which are published."""
+        return [str(root) for c in self._corpora.values() if (root := getattr(c, "root", None))]
+
     def _describe(self, e: EvalCell) -> str:
-        t = e.train.spec
+        return f"{self._describe_train(e.train)}: {e.label}"
+
+    def _describe_train(self, tc: TrainCell) -> str:
+        t = tc.spec
         return (f"{t['dataset']['name']}/fold {t['dataset']['fold']} {t['model']['name']} + "
-                f"{t['defense']['name']} seed {t['seed']}: {e.label}")
+                f"{t['defense']['name']} seed {t['seed']}")
 
     def _write_failed(self, e: EvalCell, reason: str, env: dict[str, Any]) -> None:
         self.store.write({
@@ -287,9 +352,22 @@ class LocalRunner:
             "created": _now(),
         })
 
-    def _trained(self, tc: TrainCell, env: dict[str, Any]) -> _TrainedModel:
-        if tc.key not in self._trained_models:
-            self._trained_models[tc.key] = self._train_or_load(tc, env)
+    def _write_failed_train(self, tc: TrainCell, reason: str, env: dict[str, Any]) -> None:
+        """Record a failed training, so a rerun leaves it (and its failed eval cells) to ``--retry-failed``;
+        an ok train record stays: it describes the model that is saved and evaluated."""
+        if self.store.status(tc.key) == "ok":
+            return
+        self.store.write({
+            "key": tc.key, "kind": "train", "status": "failed", "error": reason, "spec_name": self.spec.name,
+            "train": tc.spec, "metrics": {}, "timings": {}, "history": [], "warnings": [], "env": env,
+            "created": _now(),
+        })
+
+    def _trained(self, tc: TrainCell, env: dict[str, Any], record: bool = False) -> _TrainedModel:
+        """The model of ``tc``, trained or loaded once per train cell. ``record``: its train record is missing
+        or invalid, and the caller holds the cell's lock: write it (from the checkpoint, else by training)."""
+        if tc.key not in self._trained_models or record:
+            self._trained_models[tc.key] = self._train_or_load(tc, env, record)
         return self._trained_models[tc.key]
 
     def _trained_source(self, tc: TrainCell, env: dict[str, Any], poll_s: float = 0.5) -> _TrainedModel:
@@ -308,7 +386,7 @@ class LocalRunner:
             time.sleep(poll_s)
         return self._trained(tc, env)
 
-    def _train_or_load(self, tc: TrainCell, env: dict[str, Any]) -> _TrainedModel:
+    def _train_or_load(self, tc: TrainCell, env: dict[str, Any], record: bool = False) -> _TrainedModel:
         spec = tc.spec
         corpus = self._corpus_for(tc)
         fold = corpus.fold(spec["dataset"]["protocol"], spec["dataset"]["fold"])
@@ -340,16 +418,42 @@ class LocalRunner:
                 features_of[part] = out
             return features_of[part]
 
-        seed_everything(spec["seed"])
-        model = registry("models").create(spec["model"]["name"], num_classes=len(corpus.labels),
-                                          **{k: v for k, v in spec["model"]["params"].items()
-                                             if k != "num_classes"}).to(self.device)
+        # A couple of the training partition's inputs, as the model sees them: to check its logits' shape.
+        probe_waves = partitions["train"].groups[0].waves[:2]
+        probe = policy.training_inputs(fold_data.compute_features(frontend, probe_waves, self.device),
+                                       torch.zeros(len(probe_waves), dtype=torch.long, device=self.device))[0][:2]
+
+        def create_model() -> torch.nn.Module:
+            seed_everything(spec["seed"])
+            created = registry("models").create(spec["model"]["name"], num_classes=len(corpus.labels),
+                                                **{k: v for k, v in spec["model"]["params"].items()
+                                                   if k != "num_classes"}).to(self.device)
+            _check_logits(created, spec["model"]["name"], probe, corpus, "as created")
+            return created
+
+        model = create_model()
         cached = None if self.force else self.store.load_checkpoint(tc.key)
+        saved_record = None if cached is None else checkpoint_record(cached, tc.key)
+        if record and saved_record is None:
+            cached = None  # a checkpoint saved without its train record: train again to write that record
         if cached is not None:
-            model.load_state_dict(cached["model"])
-            scaler = MinMaxScaler(cached["scaler"]["low"], cached["scaler"]["high"])
-            self.progress("train_cached", {"key": tc.key})
-        else:
+            try:
+                model.load_state_dict(cached["model"])
+                scaler = MinMaxScaler(cached["scaler"]["low"], cached["scaler"]["high"])
+            except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+                first = (str(exc).splitlines() or [""])[0][:160]
+                self.store.quarantine(self.store.checkpoint_path(tc.key), "incompatible",
+                                      f"checkpoint does not fit model {spec['model']['name']!r} "
+                                      f"({type(exc).__name__}: {first})")
+                cached = None
+                model = create_model()  # a fresh, seeded model: the failed load may have copied some weights
+            else:
+                _check_logits(model, spec["model"]["name"], probe, corpus,
+                              f"loaded from {self.store.checkpoint_path(tc.key).name}")
+                if record and saved_record is not None:  # lost or damaged: the checkpoint's copy, as written
+                    self.store.write(saved_record)
+                self.progress("train_cached", {"key": tc.key})
+        if cached is None:
             sched = Schedule(**spec["training"])
             # Ren et al.'s final models are fitted on train + dev for the fixed budget, without selection.
             fit_parts = ["train"] if sched.selects_on_valid else ["train", "valid"]
@@ -394,8 +498,7 @@ class LocalRunner:
                 valid_logits=valid_logits,
             )
             self.progress("train_end", {"label": label})
-            self.store.save_checkpoint(tc.key, {"model": result.state_dict, "scaler": scaler.state()})
-            self.store.write({
+            train_record = {
                 "key": tc.key, "kind": "train", "status": "ok", "error": None, "spec_name": self.spec.name,
                 "train": spec, "fold_name": fold.name, "metrics": {"best_valid_uar": result.best_valid_uar},
                 "timings": {**result.summary(), "adversarial_batches": getattr(defense, "adversarial_batches", None)},
@@ -404,7 +507,12 @@ class LocalRunner:
                 "data": {part: len(p) for part, p in partitions.items()}
                 | {"fit_on": sched.fit_on, "train_expanded": n_train, "train_inputs": len(x_train),
                    "length": policy.describe()},
-            })
+            }
+            # The record travels inside the checkpoint: a run killed before the record's own write, or a
+            # record damaged later, gets it back from there without training again.
+            self.store.save_checkpoint(tc.key, {"model": result.state_dict, "scaler": scaler.state()},
+                                       record=train_record)
+            self.store.write(train_record)
         model.eval()
         return _TrainedModel(corpus, model, frontend, scaler.to(self.device), partitions, self.device, raw_features,
                              policy)
@@ -447,16 +555,22 @@ class LocalRunner:
                 model, target = source.attacked(e.partition, threat["domain"])[0], model
             else:
                 warnings += tm.masking_checks(e.partition, threat["domain"])
+            # Measured against the cell's threat model (held here), never the attack's own copy.
             metrics, _ = evaluate_attack(cond["attack"]["name"], attack, model, x, y,
-                                         tm.clean_logits(e.partition), labels, target=target)
+                                         tm.clean_logits(e.partition), labels, target=target, threat=threat)
         elif cond["type"] == "worst_case":
+            # An attack is its whole identity (name, version, params): two fgsm with different eta are two inputs.
+            attacks = list({canonical_json(a): a for a in cond["attacks"]}.values())
             correct = {}
-            for a in cond["attacks"]:
+            for a, label in zip(attacks, attack_labels(attacks)):
                 key = EvalCell(e.train, e.partition, {"type": "attack", "attack": a, "threat": cond["threat"]}).key
                 rec = self.store.read(key)
                 if not rec or rec["status"] != "ok" or "predictions" not in rec["metrics"]:
-                    raise SerbenchError(f"worst case: attack {a['name']!r} at {cond['threat']} has no usable record")
-                correct[a["name"]] = np.asarray(rec["metrics"]["predictions"]) == part.labels.numpy()
+                    raise SerbenchError(f"worst case: attack {label} at {cond['threat']} has no usable record")
+                if rec["metrics"].get("ids", list(part.ids)) != list(part.ids):
+                    raise SerbenchError(f"worst case: attack {label}'s record scored other utterances than "
+                                        f"{e.partition}; rerun it with --force")
+                correct[label] = np.asarray(rec["metrics"]["predictions"]) == part.labels.numpy()
             metrics = {"uar": robust_uar(part.labels.numpy(), correct), "wa": robust_accuracy(correct),
                        "n": len(part), "attacks": sorted(correct)}
         else:  # pragma: no cover - the spec reader only produces the types above
@@ -477,27 +591,40 @@ class LocalRunner:
                 if r and r["status"] == "ok"]
         added: dict[str, list[str]] = {}
         series: dict[tuple, list[dict]] = {}
+        identities = list({canonical_json(r["condition"]["attack"]): r["condition"]["attack"] for r in recs}.values())
+        label = {canonical_json(a): lab for a, lab in zip(identities, attack_labels(identities))}
         for r in recs:
             c = r["condition"]
             t = c["threat"]
             series.setdefault((r["partition"], repr(c["attack"]), t["domain"], t["norm"]), []).append(r)
         for group in series.values():
-            group.sort(key=lambda r: r["condition"]["threat"]["eps"])
-            name = group[0]["condition"]["attack"]["name"]
+            norm = group[0]["condition"]["threat"]["norm"]
+            # Increasing budget: increasing eps, but decreasing dB for an SNR budget.
+            group.sort(key=lambda r: -r["condition"]["threat"]["eps"] if norm == "snr"
+                       else r["condition"]["threat"]["eps"])
             w = masking.success_not_rising([r["condition"]["threat"]["eps"] for r in group],
-                                           [r["metrics"]["success_rate"] for r in group], attack=name)
+                                           [r["metrics"]["success_rate"] for r in group],
+                                           attack=label[canonical_json(group[0]["condition"]["attack"])], norm=norm)
             if w and len(group) > 1:
                 for r in group:
                     added.setdefault(r["key"], []).append(w)
-        fgsm = {(r["partition"], r["condition"]["threat"]["domain"], r["condition"]["threat"]["norm"],
-                 r["condition"]["threat"]["eps"]): r for r in recs if r["condition"]["attack"]["name"] == "fgsm"}
+        # The single-step reference: FGSM taking its full step (eta unset or >= eps), the strongest if several.
+        fgsm: dict[tuple, dict] = {}
+        for r in recs:
+            a, t = r["condition"]["attack"], r["condition"]["threat"]
+            eta = (a.get("params") or {}).get("eta")
+            if a["name"] != "fgsm" or not (eta is None or eta >= t["eps"]):
+                continue
+            k = (r["partition"], t["domain"], t["norm"], t["eps"])
+            if k not in fgsm or r["metrics"]["wa"] < fgsm[k]["metrics"]["wa"]:
+                fgsm[k] = r
         for r in recs:
             t = r["condition"]["threat"]
             ref = fgsm.get((r["partition"], t["domain"], t["norm"], t["eps"]))
-            if ref is None or r is ref:
+            if ref is None or r["condition"]["attack"]["name"] == "fgsm":  # FGSM variants are no iterative attack
                 continue
             w = masking.iterative_weaker_than_single_step(r["metrics"]["wa"], ref["metrics"]["wa"], t["eps"],
-                                                          iterative=r["condition"]["attack"]["name"])
+                                                          iterative=label[canonical_json(r["condition"]["attack"])])
             if w:
                 added.setdefault(r["key"], []).append(w)
         for r in recs:
@@ -506,12 +633,43 @@ class LocalRunner:
                 self.store.write({**r, "warnings": r["warnings"] + new})
 
 
-def _reason(exc: BaseException) -> str:
+def _check_logits(model: torch.nn.Module, name: str, x: torch.Tensor, corpus: Corpus, when: str) -> None:
+    """Refuse a model whose output is not one logit per class of the corpus, naming the model and shapes.
+
+    Runs in eval mode without gradients, so it changes no weight, statistic or random state.
+    """
+    n = len(corpus.labels)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except Exception as exc:
+        first = (str(exc).splitlines() or [""])[0]
+        raise SerbenchError(f"model {name!r} ({when}) fails on an input batch of shape {tuple(x.shape)}: "
+                            f"{type(exc).__name__}: {first}") from exc
+    finally:
+        model.train(was_training)
+    shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    if shape != (len(x), n):
+        raise SerbenchError(
+            f"model {name!r} ({when}) returns output of shape {shape} for an input batch of {len(x)}; expected "
+            f"({len(x)}, {n}): one logit per class of {corpus.name!r} ({', '.join(corpus.labels)})"
+        )
+
+
+def _reason(exc: BaseException, roots: Sequence[str] = ()) -> str:
+    """A failure's one-line reason for its record, with the dataset roots cut from paths (records are published)."""
     if isinstance(exc, SerbenchError):
-        return str(exc)
-    if os.environ.get("SERBENCH_DEBUG"):
-        traceback.print_exc()
-    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+        text = str(exc)
+    else:
+        if os.environ.get("SERBENCH_DEBUG"):
+            traceback.print_exc()
+        text = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    for root in sorted({str(r).rstrip("/" + os.sep) for r in roots}, key=len, reverse=True):
+        if root:
+            text = text.replace(root + os.sep, "").replace(root, "<dataset root>")
+    return text
 
 
 def _load_partition(corpus: Corpus, ids: list[str], policy: PadOrCrop | Segments,

@@ -1,27 +1,95 @@
 """The results store: one JSON record per cell, written atomically, checkpoints beside.
 
-Layout: ``<root>/records/<key>.json``, ``<root>/checkpoints/<train_key>.pt`` and
-``<root>/locks/<train_key>.lock``. Writes go to a temporary file in the same
-directory and are moved into place with ``os.replace``, so readers never see a
-half-written record and several workers (also on a shared filesystem) may write
-at once; the train-cell locks (:mod:`serbench.bench.locks`) keep two of them from
-training the same model. Temporary files a killed writer left are never read
-and are removed once they are old.
+Layout: ``<root>/records/<key>.json``, ``<root>/checkpoints/<train_key>.pt`` (with
+its sha256 in ``<train_key>.pt.sha256``), ``<root>/locks/<train_key>.lock`` and
+``<root>/quarantine/`` for files that failed verification. Writes go to a
+temporary file in the same directory and are moved into place with
+``os.replace``, so readers never see a half-written record and several workers
+(also on a shared filesystem) may write at once; the train-cell locks
+(:mod:`serbench.bench.locks`) keep two of them from training the same model.
+Temporary files a killed writer left are never read and are removed once they
+are old.
+
+Every record carries ``digest``, the sha256 of its canonical JSON without that
+field, and every checkpoint a digest of its bytes: a record edited by hand, or a
+checkpoint damaged on disk, is never taken for a result. The runner treats such
+a file as missing (it is moved to the quarantine folder with a warning and
+recomputed); the leaderboard refuses it (:class:`~serbench.errors.RecordError`).
+A checkpoint also holds its train record, so that record is restored, not lost,
+when a run dies between the two writes or the record is damaged later.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import math
+import os
+import pickle
 import time
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import torch
 
 from serbench.bench.cells import SCHEMA_VERSION
 from serbench.bench.locks import CellLock
-from serbench.errors import SerbenchError
-from serbench.files import TEMP_GLOB, write_atomic, write_bytes_atomic
+from serbench.errors import RecordError, SerbenchError
+from serbench.files import TEMP_GLOB, write_bytes_atomic
+
+DIGEST_FIELD = "digest"
+CHECKPOINT_RECORD = "record"  # the train record inside its checkpoint's payload
+METRIC_TOLERANCE = 1e-9  # stored uar/wa against their recomputation from predictions and targets
+RERUN_HINT = "rerun `serbench run SPEC` to recompute it, or delete it"
+
+
+def _canonical(obj: Any) -> str:
+    """:func:`serbench.bench.cells.canonical_json`, but NaN and infinities allowed (metrics hold them)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=True)
+
+
+def record_digest(record: dict[str, Any]) -> str:
+    """sha256 of the record's canonical JSON without its ``digest`` field: what ``Store.write`` stores."""
+    return hashlib.sha256(_canonical({k: v for k, v in record.items() if k != DIGEST_FIELD}).encode()).hexdigest()
+
+
+def _same(a: Any, b: Any, tol: float = METRIC_TOLERANCE) -> bool:
+    """Two metric values agree: both NaN, or numbers within ``tol``."""
+    if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) \
+            or not isinstance(b, (int, float)):
+        return False
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return abs(a - b) <= tol
+
+
+def metrics_problem(metrics: dict[str, Any]) -> str | None:
+    """Why an ok eval record's stored uar/wa do not follow from its ``predictions`` and ``targets``, or None."""
+    from serbench.engine.metrics import classification_metrics
+
+    pred, targets = metrics.get("predictions"), metrics.get("targets")
+    if pred is None or targets is None:
+        return None
+    if not isinstance(pred, list) or not isinstance(targets, list) or len(pred) != len(targets):
+        return "its predictions and targets are not two lists of one length"
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in pred + targets):
+        return "its predictions and targets are not class indices"
+    labels = metrics.get("labels")
+    n_classes = len(labels) if isinstance(labels, list) else max(pred + targets, default=-1) + 1
+    try:
+        again = classification_metrics(np.asarray(targets, dtype=np.int64), np.asarray(pred, dtype=np.int64),
+                                       tuple(str(i) for i in range(n_classes)))
+    except SerbenchError as exc:
+        return str(exc)
+    for name in ("uar", "wa"):
+        if name in metrics and not _same(metrics[name], again[name]):
+            return (f"its {name} {metrics[name]!r} does not follow from its predictions and targets "
+                    f"({again[name]!r})")
+    return None
 
 
 class Store:
@@ -50,49 +118,191 @@ class Store:
                     continue
         return removed
 
+    # -- quarantine -----------------------------------------------------------------
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / "quarantine"
+
+    def quarantine(self, path: Path, reason: str, what: str) -> Path | None:
+        """Move ``path`` aside to ``<root>/quarantine/<name>.<reason>`` with a warning naming both.
+
+        Returns the new path, or None when another worker moved or replaced it first.
+        """
+        dest = self.quarantine_dir / f"{path.name}.{reason}"
+        try:
+            self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+            os.replace(path, dest)
+        except FileNotFoundError:
+            return None
+        warnings.warn(f"{path}: {what}; moved to {dest} and recomputing", stacklevel=3)
+        return dest
+
     # -- records ------------------------------------------------------------------
     def record_path(self, key: str) -> Path:
         return self.records_dir / f"{key}.json"
 
     def write(self, record: dict[str, Any]) -> Path:
-        record = {"schema": SCHEMA_VERSION, **record}
-        data = json.dumps(record, indent=1, sort_keys=True, allow_nan=True).encode()
-        path = self.record_path(record["key"])
+        """Write ``record`` atomically with its schema version and digest (an old digest is replaced)."""
+        record = {"schema": SCHEMA_VERSION, **{k: v for k, v in record.items() if k != DIGEST_FIELD}}
+        # Digest what a reader will load: the JSON round trip turns tuples into lists, keys into strings.
+        body = json.loads(json.dumps(record, allow_nan=True))
+        body[DIGEST_FIELD] = record_digest(body)
+        data = json.dumps(body, indent=1, sort_keys=True, allow_nan=True).encode()
+        path = self.record_path(body["key"])
         write_bytes_atomic(path, data, durable=True)
         return path
 
+    def verify(self, record: Any) -> str | None:
+        """None when ``record`` is intact, else a one-line problem.
+
+        Intact: a mapping whose ``digest`` matches its content and, for an ok eval
+        record holding ``predictions`` and ``targets``, whose uar and wa recompute
+        from them within 1e-9.
+        """
+        if not isinstance(record, dict):
+            return f"not a record (a JSON {type(record).__name__ if record is not None else 'null'})"
+        digest = record.get(DIGEST_FIELD)
+        if digest is None:
+            return "no digest (written by an older serbench, or by hand)"
+        if digest != record_digest(record):
+            return "its digest does not match its content (edited after it was written)"
+        metrics = record.get("metrics")
+        if record.get("kind") == "eval" and record.get("status") == "ok":
+            if not isinstance(metrics, dict):
+                return "an ok eval record without metrics"
+            return metrics_problem(metrics)
+        return None
+
+    def _load(self, path: Path) -> tuple[Any, str | None]:
+        """(record, problem) of one record file; raises FileNotFoundError when there is none."""
+        raw = path.read_bytes()
+        try:
+            record = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return None, f"not valid JSON ({first})"
+        return record, self.verify(record)
+
     def read(self, key: str) -> dict[str, Any] | None:
+        """The record of ``key``, or None when there is none or it fails :meth:`verify`.
+
+        A record that fails is moved to the quarantine folder (with a warning), so
+        a run recomputes it as if it were missing.
+        """
         path = self.record_path(key)
         try:
-            return json.loads(path.read_text())
+            record, problem = self._load(path)
         except FileNotFoundError:
             return None
-        except json.JSONDecodeError as exc:
-            raise SerbenchError(f"{path}: corrupt record ({exc}); delete it and rerun") from None
+        if problem is not None:
+            self.quarantine(path, "invalid", f"invalid record: {problem}")
+            return None
+        return record
 
-    def status(self, key: str) -> str | None:
-        rec = self.read(key)
+    def status(self, key: str, quarantine: bool = True) -> str | None:
+        """``ok``, ``failed``, or None when missing or invalid (moved aside unless ``quarantine`` is False)."""
+        if quarantine:
+            rec = self.read(key)
+        else:
+            try:
+                rec, problem = self._load(self.record_path(key))
+            except FileNotFoundError:
+                return None
+            rec = None if problem else rec
         return rec.get("status") if rec else None
 
-    def records(self) -> Iterator[dict[str, Any]]:
-        """Every record, in key order (deterministic)."""
+    def records(self, strict: bool = True) -> Iterator[dict[str, Any]]:
+        """Every record, in key order (deterministic).
+
+        ``strict`` (the leaderboard's default) raises :class:`RecordError` on a record
+        that fails :meth:`verify`; ``strict=False`` skips it with a warning.
+        Neither moves anything.
+        """
         if not self.records_dir.is_dir():
             return
         for path in sorted(self.records_dir.glob("*.json")):
             try:
-                yield json.loads(path.read_text())
-            except json.JSONDecodeError as exc:
-                raise SerbenchError(f"{path}: corrupt record ({exc}); delete it and rerun") from None
+                record, problem = self._load(path)
+            except FileNotFoundError:  # replaced or quarantined by a worker meanwhile
+                continue
+            if problem is None:
+                yield record
+            elif strict:
+                raise RecordError(f"{path}: invalid record: {problem}; {RERUN_HINT}")
+            else:
+                warnings.warn(f"{path}: invalid record skipped: {problem}; {RERUN_HINT}", stacklevel=2)
 
     # -- checkpoints --------------------------------------------------------------
     def checkpoint_path(self, train_key: str) -> Path:
         return self.checkpoints_dir / f"{train_key}.pt"
 
-    def save_checkpoint(self, train_key: str, payload: dict[str, Any]) -> None:
-        write_atomic(self.checkpoint_path(train_key), lambda fh: torch.save(payload, fh), durable=True)
+    def checkpoint_digest_path(self, train_key: str) -> Path:
+        return self.checkpoints_dir / f"{train_key}.pt.sha256"
+
+    def save_checkpoint(self, train_key: str, payload: dict[str, Any],
+                        record: dict[str, Any] | None = None) -> None:
+        """Write the checkpoint's sha256 and then the checkpoint, each atomically.
+
+        The digest goes first, so a checkpoint that exists always has one: a writer
+        killed in between leaves a digest and no checkpoint (nothing to load).
+        ``record``, the train record about to be written, travels inside it (as
+        plain JSON types, so ``weights_only`` loading still reads it): a run killed
+        before that record is written, or a record damaged later, is restored from
+        the checkpoint (:func:`checkpoint_record`) instead of being lost or retrained.
+        """
+        if record is not None:
+            payload = {**payload, CHECKPOINT_RECORD: json.loads(json.dumps(
+                {k: v for k, v in record.items() if k != DIGEST_FIELD}, allow_nan=True))}
+        buf = io.BytesIO()
+        torch.save(payload, buf)
+        data = buf.getvalue()
+        write_bytes_atomic(self.checkpoint_digest_path(train_key),
+                           (hashlib.sha256(data).hexdigest() + "\n").encode(), durable=True)
+        write_bytes_atomic(self.checkpoint_path(train_key), data, durable=True)
 
     def load_checkpoint(self, train_key: str) -> dict[str, Any] | None:
+        """The checkpoint of ``train_key``, or None when there is none or it cannot be trusted.
+
+        One without a digest, whose bytes do not match its digest, or that does not
+        load is moved to the quarantine folder (with a warning), so the model is
+        trained again. Loads with ``weights_only=True`` only.
+        """
         path = self.checkpoint_path(train_key)
-        if not path.exists():
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
             return None
-        return torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            want = self.checkpoint_digest_path(train_key).read_text().strip()
+        except FileNotFoundError:
+            want = None
+        except (OSError, UnicodeDecodeError):
+            want = ""
+        if want is None:
+            self.quarantine(path, "no-digest", "checkpoint without its .sha256 digest")
+            return None
+        if hashlib.sha256(data).hexdigest() != want:
+            self.quarantine(path, "digest-mismatch", "checkpoint does not match its .sha256 digest (damaged)")
+            return None
+        try:
+            payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile, KeyError,
+                AttributeError, TypeError) as exc:
+            first = (str(exc).splitlines() or [""])[0][:160]
+            detail = type(exc).__name__ if not first or "weights_only" in first else f"{type(exc).__name__}: {first}"
+            self.quarantine(path, "unloadable", f"checkpoint does not load ({detail})")
+            return None
+        if not isinstance(payload, dict) or not {"model", "scaler"} <= set(payload):
+            self.quarantine(path, "unloadable", "checkpoint is not a serbench checkpoint (no model and scaler)")
+            return None
+        return payload
+
+
+def checkpoint_record(payload: dict[str, Any], train_key: str) -> dict[str, Any] | None:
+    """The train record saved inside a checkpoint of ``train_key``, or None (saved before records travelled
+    with checkpoints, or not a train record of that key): what restores a lost or damaged train record."""
+    record = payload.get(CHECKPOINT_RECORD)
+    if not isinstance(record, dict) or record.get("key") != train_key or record.get("kind") != "train" \
+            or record.get("status") != "ok":
+        return None
+    return record

@@ -8,7 +8,9 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from serbench.cli.main import RESULTS_OPT, app, console, err_console
+from rich.markup import escape
+
+from serbench.cli.main import RESULTS_OPT, app, check_output_dir, console, err_console
 from serbench.errors import SerbenchError
 
 
@@ -63,7 +65,8 @@ def run(
     force: bool = typer.Option(False, "--force", help="Recompute every cell, cached or not."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Recompute failed cells too."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List every cell, its key and whether it is done; "
-                                 "compute nothing, write nothing (a corpus is only indexed when folds: all)."),
+                                 "compute nothing, write nothing (corpora are listed and fingerprinted, "
+                                 "no audio is decoded)."),
     as_json: bool = typer.Option(False, "--json", help="With --dry-run: the cell list as JSON."),
     executor: str = typer.Option("local", "--executor", help="local (in-process) or ray."),
     address: str = typer.Option(None, "--address", help="Ray cluster address (default: start a local Ray)."),
@@ -80,18 +83,26 @@ def run(
     from serbench.bench.runner import LocalRunner
     from serbench.bench.spec import load_spec
     from serbench.bench.store import Store
+    from serbench.registry import editable_warning
 
     if executor not in EXECUTORS:
         raise SerbenchError(f"--executor: unknown executor {executor!r}; use {' or '.join(EXECUTORS)}")
     if as_json and not dry_run:
         raise SerbenchError("--json goes with --dry-run (the results are in the store: serbench results ls --json)")
+    if results.exists() and not results.is_dir():
+        raise SerbenchError(f"--results {results}: is a file, not a directory; give the results folder")
+    if not dry_run:  # before any compute: a run must be able to write its records
+        check_output_dir(results, "--results")
     spec = load_spec(spec_path)
     store = Store(results)
     for note in spec.notes:
-        err_console.print(f"[yellow]note[/yellow] {spec_path}: {note}", highlight=False)
+        err_console.print(f"[yellow]note[/yellow] {escape(f'{spec_path}: {note}')}", highlight=False)
+    _check_cells_left(spec, store)
     if dry_run:
         _dry_run(spec, store, as_json)
         return
+    if warning := editable_warning():  # code may have changed under the same versions: cached cells reused
+        err_console.print(f"[yellow]warning[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
     with _RunProgress(quiet) as progress:
         if executor == "ray":
             from serbench.bench.ray_executor import run_with_ray
@@ -104,14 +115,32 @@ def run(
             runner = LocalRunner(spec, store, device=device, force=force, retry_failed=retry_failed,
                                  progress=progress)
             summary = runner.run()
+    # Every failed cell of the spec counts, the ones a previous run left failed too: a retry stays red.
+    earlier = f" ({len(summary.failed_cached)} from earlier runs)" if summary.failed_cached else ""
     err_console.print(
-        f"{spec.name}: {summary.computed} computed, {summary.cached} cached, {len(summary.failed)} failed "
-        f"in {summary.seconds:.1f} s -> {results}"
+        escape(f"{spec.name}: {summary.computed} computed, {summary.cached} cached, {summary.failed_total} failed"
+               f"{earlier} in {summary.seconds:.1f} s -> {results}"), highlight=False,
     )
     for label, reason in summary.failed:
-        err_console.print(f"[red]failed[/red] {label}: {reason}", highlight=False)
+        err_console.print(f"[red]failed[/red] {escape(f'{label}: {reason}')}", highlight=False)
+    for label, reason in summary.failed_cached:
+        err_console.print(f"[red]failed[/red] (earlier run) {escape(f'{label}: {reason}')}", highlight=False)
+    if summary.failed_cached:
+        err_console.print("recompute the failed cells with --retry-failed", highlight=False)
     if not summary.ok:
         raise typer.Exit(1)
+
+
+def _check_cells_left(spec: Any, store: Any) -> None:
+    """Refuse a spec whose ``exclude`` rules drop every cell: it would exit 0 having computed nothing."""
+    from serbench.bench.runner import LocalRunner
+
+    if not spec.exclude:
+        return
+    every_fold_named = all(d.folds is not None for d in spec.datasets)  # then no corpus needs loading
+    if not (spec.train_cells() if every_fold_named else LocalRunner(spec, store, device="cpu").train_cells()):
+        raise SerbenchError(f"{spec.path}: exclude: the rules exclude every cell, so nothing would run; "
+                            "remove or narrow a rule (`serbench run SPEC --dry-run` lists the cells)")
 
 
 def _dry_run(spec: Any, store: Any, as_json: bool) -> None:
@@ -123,15 +152,20 @@ def _dry_run(spec: Any, store: Any, as_json: bool) -> None:
     plan = runner.plan()
     unused = spec.unused_excludes(spec.all_train_cells(counts))
     rows = []
+
+    def state(key: str) -> str:  # a dry run moves nothing; an invalid record is missing, as the runner sees it
+        return {"ok": "done", "failed": "failed"}.get(store.status(key, quarantine=False) or "", "missing")
+
     for tc, evals in plan:
-        trained = store.checkpoint_path(tc.key).exists()
-        rows.append({"kind": "train", "key": tc.key, "label": runner._describe(evals[0]).split(":")[0],
-                     "state": "done" if trained else "missing"})
+        # The runner's rule (LocalRunner.needs_work): a train cell is done when its train record is, not when
+        # a checkpoint exists (a run killed between the two writes leaves a checkpoint without its record).
+        rows.append({"kind": "train", "key": tc.key, "label": runner._describe_train(tc), "state": state(tc.key),
+                     "checkpoint": store.checkpoint_path(tc.key).exists()})
         for e in evals:
             rows.append({"kind": "eval", "key": e.key, "train_key": tc.key, "partition": e.partition,
-                         "label": runner._describe(e),
-                         "state": {"ok": "done", "failed": "failed"}.get(store.status(e.key) or "", "missing")})
+                         "label": runner._describe(e), "state": state(e.key)})
     evals = [r for r in rows if r["kind"] == "eval"]
+    trains_left = sum(r["state"] != "done" for r in rows if r["kind"] == "train")
     totals = {"train_cells": len(plan), "eval_cells": len(evals),
               **{s: sum(r["state"] == s for r in evals) for s in ("done", "failed", "missing")}}
     warnings = [f"exclude[{i}] matches no cell" for i in unused]
@@ -141,14 +175,15 @@ def _dry_run(spec: Any, store: Any, as_json: bool) -> None:
         return
     from rich.table import Table
 
-    table = Table(title=f"{spec.name}: dry run against {store.root}", title_justify="left")
+    table = Table(title=escape(f"{spec.name}: dry run against {store.root}"), title_justify="left")
     for col in ("kind", "key", "cell", "state"):
         table.add_column(col)
     style = {"done": "green", "failed": "red", "missing": "yellow"}
     for r in rows:
-        table.add_row(r["kind"], r["key"][:12], r["label"], f"[{style[r['state']]}]{r['state']}[/]")
+        table.add_row(r["kind"], r["key"][:12], escape(r["label"]), f"[{style[r['state']]}]{r['state']}[/]")
     console.print(table)
-    console.print(f"{totals['train_cells']} train cells, {totals['eval_cells']} eval cells: {totals['done']} done, "
-                  f"{totals['failed']} failed, {totals['missing']} missing", highlight=False)
+    left = f" ({trains_left} without an ok train record)" if trains_left else ""
+    console.print(f"{totals['train_cells']} train cells{left}, {totals['eval_cells']} eval cells: {totals['done']} "
+                  f"done, {totals['failed']} failed, {totals['missing']} missing", highlight=False)
     for w in warnings:
-        err_console.print(f"[yellow]warning[/yellow] {spec.path}: {w}", highlight=False)
+        err_console.print(f"[yellow]warning[/yellow] {escape(f'{spec.path}: {w}')}", highlight=False)

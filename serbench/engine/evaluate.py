@@ -9,9 +9,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from serbench.attacks.base import Attack
+from serbench.attacks.base import Attack, ThreatModel
 from serbench.attacks.budget import check_budget
 from serbench.engine.metrics import classification_metrics, success_rate
+from serbench.errors import SerbenchError
 
 
 @torch.no_grad()
@@ -24,8 +25,18 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.T
     return out
 
 
+def check_logits(logits: torch.Tensor, rows: int, labels: tuple[str, ...], what: str = "the model") -> None:
+    """Refuse logits that are not (rows, one per class): an argmax over extra logits is no prediction."""
+    if logits.dim() != 2 or tuple(logits.shape) != (rows, len(labels)):
+        raise SerbenchError(
+            f"{what} returned logits of shape {tuple(logits.shape)} for {rows} inputs; expected "
+            f"({rows}, {len(labels)}), one logit per class ({', '.join(labels)})"
+        )
+
+
 def evaluate_predictions(y: torch.Tensor, logits: torch.Tensor, labels: tuple[str, ...]) -> dict[str, Any]:
     """Metrics plus the per-utterance predictions (for paired tests and worst-case ensembles)."""
+    check_logits(logits, len(y), labels)
     pred = logits.argmax(1).cpu().numpy()
     return {**classification_metrics(y.cpu().numpy(), pred, labels), "predictions": pred.tolist()}
 
@@ -33,9 +44,13 @@ def evaluate_predictions(y: torch.Tensor, logits: torch.Tensor, labels: tuple[st
 def evaluate_attack(
     name: str, attack: Attack, model: nn.Module, x: torch.Tensor | list[tuple[torch.Tensor, torch.Tensor]],
     y: torch.Tensor, clean_logits: torch.Tensor, labels: tuple[str, ...], batch_size: int = 128,
-    target: nn.Module | None = None,
+    target: nn.Module | None = None, *, threat: ThreatModel | dict[str, Any],
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Attack every batch, verify its budget, and measure; return metrics and per-utterance correctness.
+
+    ``threat`` is the threat model the cell specifies, held by the harness: every
+    batch is measured against it, never against the attack's own (reassignable)
+    ``attack.threat``, so an attack cannot widen its budget.
 
     ``model`` maps the attacked domain to logits (for waveforms: the front end +
     model pipeline) and ``x`` is in that domain: one tensor in ``y``'s order, or
@@ -43,6 +58,8 @@ def evaluate_attack(
     ``target`` (a transfer, black-box attack) the examples crafted on ``model``
     are scored on ``target``; ``clean_logits`` are then the target's.
     """
+    threat = threat if isinstance(threat, ThreatModel) else ThreatModel(**threat)
+    check_logits(clean_logits, len(y), labels, "the model (clean)")
     model.eval()
     target = model if target is None else target.eval()
     groups = [(torch.arange(len(x)), x)] if isinstance(x, torch.Tensor) else x
@@ -54,11 +71,13 @@ def evaluate_attack(
             rows = index[i : i + batch_size]
             xb, yb = xg[i : i + batch_size], y[rows.to(y.device)]
             x_adv = attack.generate(model, xb, yb)
-            m = check_budget(name, attack.threat, xb, x_adv)
+            m = check_budget(name, threat, xb, x_adv)
             for k in meas:
                 meas[k].append(m[k].cpu())
             with torch.no_grad():
-                pred_t[rows.cpu()] = target(x_adv).float().argmax(1).cpu()
+                logits = target(x_adv).float()
+            check_logits(logits, len(xb), labels)
+            pred_t[rows.cpu()] = logits.argmax(1).cpu()
     seconds = time.perf_counter() - start
     if bool((pred_t < 0).any()):
         raise ValueError("evaluate_attack: the groups do not cover every utterance")

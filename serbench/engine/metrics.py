@@ -6,11 +6,29 @@ from typing import Any
 
 import numpy as np
 
+from serbench.errors import SerbenchError
+
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
-    """Rows are true classes, columns predictions."""
+    """Rows are true classes, columns predictions.
+
+    A class index outside ``[0, num_classes)`` is an error that says which side
+    holds it (numpy would wrap a negative index and count it in the wrong cell).
+    """
+    y_true, y_pred = np.asarray(y_true, dtype=np.int64).ravel(), np.asarray(y_pred, dtype=np.int64).ravel()
+    if y_true.shape != y_pred.shape:
+        raise SerbenchError(f"metrics: {y_true.size} targets but {y_pred.size} predictions")
+    for what, values, fix in (
+        ("prediction", y_pred, "the model emits more logits than the corpus has classes; give it num_classes "
+                               "outputs"),
+        ("target", y_true, "the labels do not index the corpus's label set"),
+    ):
+        bad = values[(values < 0) | (values >= num_classes)]
+        if bad.size:
+            raise SerbenchError(f"metrics: {what} class index {int(bad[0])} is outside the {num_classes} classes "
+                                f"(0..{num_classes - 1}): {fix}")
     cm = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(cm, (np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)), 1)
+    np.add.at(cm, (y_true, y_pred), 1)
     return cm
 
 
