@@ -16,7 +16,9 @@ import pytest
 import yaml
 
 from serbench.bench.locks import CellLock
+from serbench.bench.runner import LocalRunner
 from serbench.bench.spec import load_spec
+from serbench.bench.store import Store
 
 SPEC = {
     "name": "concurrency",
@@ -77,7 +79,7 @@ def _start(spec: Path, results: Path) -> subprocess.Popen:
 
 def _expected(spec: Path) -> tuple[set[str], set[str]]:
     s = load_spec(spec)
-    trains = s.train_cells()
+    trains = LocalRunner(s, Store(spec.parent / "unused"), device="cpu").train_cells()  # keys need the data
     return {tc.key for tc in trains}, {e.key for tc in trains for e in s.eval_cells(tc)}
 
 
@@ -135,3 +137,52 @@ def test_two_concurrent_runs_compute_every_cell_exactly_once(tmp_path):
     assert {k for k, r in recs.items() if r["kind"] == "eval"} == eval_keys
     assert {k for k, r in recs.items() if r["kind"] == "train"} == train_keys
     assert all(r["status"] == "ok" for r in recs.values())
+
+
+# -- fault injection: the write hook of serbench.files and benchmarks/fault_injection.py ----------------------
+
+_WRITE_THREE = """
+import sys
+from pathlib import Path
+from serbench.files import write_bytes_atomic
+for i in range(3):
+    write_bytes_atomic(Path(sys.argv[1]) / f"f{i}.bin", bytes(range(200)), durable=True)
+"""
+
+
+def test_the_fault_hook_kills_its_process_halfway_through_the_nth_atomic_write(tmp_path):
+    env = {**os.environ, "SERBENCH_FAULT_KILL_WRITE": "2"}
+    done = subprocess.run([sys.executable, "-c", _WRITE_THREE, str(tmp_path)], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert f"SIGKILL in atomic write 2 of {tmp_path / 'f1.bin'}" in done.stderr
+    assert (tmp_path / "f0.bin").read_bytes() == bytes(range(200))  # the writes before it are complete
+    assert not (tmp_path / "f1.bin").exists() and not (tmp_path / "f2.bin").exists()  # no half file in place
+    (temp,) = tmp_path.glob(".f1.bin.*.tmp")  # what a writer killed mid-write leaves: half a temp file
+    assert temp.read_bytes() == bytes(range(100))
+    del env["SERBENCH_FAULT_KILL_WRITE"]
+    again = subprocess.run([sys.executable, "-c", _WRITE_THREE, str(tmp_path)], env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert again.returncode == 0 and (tmp_path / "f2.bin").read_bytes() == bytes(range(200)), again.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "second"])
+def test_a_malformed_fault_hook_value_is_a_one_line_error(tmp_path, monkeypatch, value):
+    from serbench.errors import SerbenchError
+    from serbench.files import write_bytes_atomic
+
+    monkeypatch.setenv("SERBENCH_FAULT_KILL_WRITE", value)
+    with pytest.raises(SerbenchError, match=r"SERBENCH_FAULT_KILL_WRITE=.*positive write number.*unset it"):
+        write_bytes_atomic(tmp_path / "f.bin", b"data")
+    assert list(tmp_path.iterdir()) == []  # nothing written, no temp file left
+
+
+@pytest.mark.slow
+def test_the_fault_injection_script_quick_round_meets_its_goals(tmp_path):
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "fault_injection.py"
+    done = subprocess.run([sys.executable, str(script), "--quick", "--rounds", "1", "--seed", "0",
+                           "--workdir", str(tmp_path / "fi")], capture_output=True, text=True, timeout=900)
+    for row in ("runs killed", "files corrupted", "cells lost", "cells duplicated", "records failing verification",
+                "metric mismatches", "wall time"):
+        assert row in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 0 and "all goals met" in done.stdout, done.stdout + done.stderr[-3000:]
