@@ -14,7 +14,7 @@ import pytest
 
 from serbench.leaderboard import build_boards
 from serbench.leaderboard.export import to_csv, to_json
-from serbench.leaderboard.publish import build, check, write
+from serbench.leaderboard.publish import MANIFEST, build, check, write
 
 sys.path.insert(0, str(Path(__file__).parent))
 from leaderboard_store import records, write_store  # noqa: E402
@@ -71,8 +71,14 @@ def test_out_then_check_both_ways(tmp_path):
     problems = check(tmp_path / "lb", changed)
     assert any(p.endswith("leaderboard.md: differs from what the results give") for p in problems)
     assert any("leaderboard.html: drawn from other data" in p for p in problems)
-    (tmp_path / "lb" / "plots" / "old-eps.png").write_bytes(b"x")
-    assert any("old-eps.png: not produced by these results (stale)" in p for p in check(tmp_path / "lb", records()))
+    (tmp_path / "lb" / "plots" / "old-eps.png").write_bytes(b"x")  # not in the manifest: not ours, not reported
+    assert check(tmp_path / "lb", records()) == []
+    manifest = tmp_path / "lb" / MANIFEST  # an earlier run wrote it: stale
+    data = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**data, "files": data["files"] + ["plots/old-eps.png"]}))
+    problems = check(tmp_path / "lb", records())
+    assert any("old-eps.png: not produced by these results (stale)" in p for p in problems)
+    assert any(p.endswith(f"{MANIFEST}: differs from what the results give") for p in problems)
     assert (tmp_path / "lb" / "README.md").read_text() == "kept\n"
 
 

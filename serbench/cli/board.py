@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
-from serbench.cli.main import RESULTS_OPT, app, console, err_console
+from serbench.cli.main import RESULTS_OPT, app, check_output_dir, console, err_console
 from serbench.errors import SerbenchError
 
 FORMATS = ("terminal", "markdown", "json", "csv", "html")
@@ -30,9 +31,9 @@ def leaderboard(
     Example: serbench leaderboard --results results --out leaderboard
     Example: serbench leaderboard --results results/ren2020 --layout ren2020 --format markdown
     """
-    from serbench.bench.store import Store
     from serbench.leaderboard import build_boards
     from serbench.leaderboard.aggregate import defense_costs
+    from serbench.leaderboard.verify import load_records
 
     if not results.is_dir():
         raise SerbenchError(f"{results}: no results directory; run `serbench run SPEC --results {results}` first")
@@ -42,7 +43,12 @@ def leaderboard(
         raise SerbenchError(f"--format: unknown format {fmt!r}; use {', '.join(FORMATS)}")
     if out is not None and check is not None:
         raise SerbenchError("--out and --check: give one (write the folder, or check it)")
-    records = list(Store(results).records())
+    if out is not None:
+        check_output_dir(out, "--out")
+        from serbench.leaderboard.publish import owned
+
+        owned(out)  # refuse a folder that is not a leaderboard's before any work (publish.write checks again)
+    records = load_records(results)  # verified: digests, and metrics recomputed from predictions (RecordError)
     if layout is not None:
         _print_layout(layout, records, metric, fmt, out is not None or check is not None)
         return
@@ -55,34 +61,34 @@ def leaderboard(
     if check is not None:
         problems = publish.check(check, records, metric)
         for p in problems:
-            err_console.print(f"[red]stale[/red] {p}", highlight=False, soft_wrap=True)
+            err_console.print(f"[red]stale[/red] {escape(p)}", highlight=False, soft_wrap=True)
         if problems:
-            err_console.print(f"{check}: out of date; regenerate with "
-                              f"serbench leaderboard --results {results} --out {check}", highlight=False,
+            err_console.print(escape(f"{check}: out of date; regenerate with "
+                                     f"serbench leaderboard --results {results} --out {check}"), highlight=False,
                               soft_wrap=True)
             raise typer.Exit(1)
-        console.print(f"{check}: up to date with {results}", highlight=False, soft_wrap=True)
+        console.print(escape(f"{check}: up to date with {results}"), highlight=False, soft_wrap=True)
         return
     if out is not None:
         files, _ = publish.build(records, metric)
         stale = publish.write(out, files)
-        console.print(f"{len(files)} files -> {out}" + (f" ({len(stale)} stale removed)" if stale else ""),
+        console.print(escape(f"{len(files)} files -> {out}" + (f" ({len(stale)} stale removed)" if stale else "")),
                       highlight=False, soft_wrap=True)
         return
     if fmt != "terminal":
         files, _ = publish.build(records, metric, render=fmt == "html")
         typer.echo(files[f"leaderboard.{ {'markdown': 'md'}.get(fmt, fmt) }"].decode(), nl=False)
         return
-    from serbench.leaderboard.terminal import rich_table
+    from serbench.leaderboard.terminal import footnotes, rich_table
 
     for board in boards:
         console.print(rich_table(board))
-        for i, w in enumerate(board.warnings(), 1):
-            console.print(f"  ⚠{i} {w}", style="yellow", highlight=False)
+        for line in footnotes(board):
+            console.print(line, highlight=False, soft_wrap=True)
     costs = {k: v for k, v in defense_costs(records).items() if k[1] != "standard"}
     if costs:
-        console.print("training time per iteration relative to standard: " + ", ".join(
-            f"{m} + {d} x{c['relative_time_per_iteration']:.2f}" for (m, d), c in costs.items()))
+        console.print(escape("training time per iteration relative to standard: " + ", ".join(
+            f"{m} + {d} x{c['relative_time_per_iteration']:.2f}" for (m, d), c in costs.items())))
 
 
 def _print_layout(layout: str, records: list, metric: str, fmt: str, folder: bool) -> None:
@@ -105,10 +111,10 @@ def _print_layout(layout: str, records: list, metric: str, fmt: str, folder: boo
         typer.echo(layouts.to_json(tables, layout, metric), nl=False)
     else:
         for t in tables:
-            table = Table(title=t.title, title_justify="left", caption="\n".join(t.notes) or None,
+            table = Table(title=escape(t.title), title_justify="left", caption=escape("\n".join(t.notes)) or None,
                           caption_justify="left")
             for i, h in enumerate(t.header):
-                table.add_column(h, justify="left" if i < t.label_columns else "right")
+                table.add_column(escape(h), justify="left" if i < t.label_columns else "right")
             for row in t.rows:
-                table.add_row(*row)
+                table.add_row(*[escape(c) for c in row])
             console.print(table)

@@ -4,6 +4,14 @@ Columns: clean UAR; UAR under each attack of the board's threat model at each
 eps; the worst case over those attacks at each eps; UAR under each noise at each
 SNR. Each value is the mean +- std over folds and seeds.
 
+An attack (or noise) is its name *and* its parameters: two ``fgsm`` with
+different ``eta`` are two attacks, two columns, two candidates for the worst
+case, named by the parameters that differ on the board (``fgsm(eta=0.001) 0.01``);
+a lone variant keeps its bare name (``fgsm 0.01``). Corpora are told apart the
+same way, and by the data fingerprint train cells carry: runs on different data
+are different experiments, on separate boards (labelled with the fingerprint's
+first 8 hex digits where their titles would otherwise be the same).
+
 The worst case at an eps comes from the run's ``worst_case`` cells (per
 utterance: an utterance counts as robust only if every attack fails on it) where
 the spec asked for them; otherwise it is the minimum over the attacks' mean UARs
@@ -25,6 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from serbench.bench.spec import without_location
+from serbench.leaderboard.redact import redact_paths
+from serbench.leaderboard.verify import check_records
 
 NO_THREAT = "none"
 
@@ -52,21 +62,82 @@ def threat_of(condition: dict[str, Any]) -> str:
     return f"{threat['domain']}/{threat['norm']}" if threat else NO_THREAT
 
 
-def column_of(condition: dict[str, Any]) -> Column:
-    """The board column an eval condition belongs to."""
+def identity_key(component: dict[str, Any]) -> str:
+    """What tells same-named components apart: their params, and their version where it is recorded."""
+    ident = dict(component.get("params") or {})
+    if component.get("version") is not None:
+        ident["version"] = component["version"]
+    return json.dumps(ident, sort_keys=True, default=str)
+
+
+class ConditionLabels:
+    """Names of the attacks, noises and transfer sources among some conditions (one board's): each is its
+    name plus the parameters that differ from its same-named siblings there (``fgsm(eta=0.001)``)."""
+
+    def __init__(self, conditions: Iterable[dict[str, Any]]) -> None:
+        conditions = list(conditions)
+        self._seen: dict[tuple[str, str], set[str]] = {}
+        for c in conditions:
+            for role, comp in _components(c):
+                self._seen.setdefault((role, comp["name"]), set()).add(identity_key(comp))
+        sets: dict[float, set[tuple[str, ...]]] = {}
+        for c in conditions:
+            if c["type"] == "worst_case":
+                sets.setdefault(float(c["threat"]["eps"]), set()).add(self.worst_case_set(c))
+        # the worst case names its attacks only where two different sets of attacks meet at one eps
+        self.name_worst_case_sets = any(len(s) > 1 for s in sets.values())
+
+    def __call__(self, role: str, component: dict[str, Any]) -> str:
+        key = identity_key(component)
+        return variant_label(component["name"], key, self._seen.get((role, component["name"]), {key}))
+
+    def source(self, source: dict[str, Any]) -> str:
+        """``model`` or ``model+defense`` (the defense shown unless it is the one plain ``standard``)."""
+        label = self("source-model", source["model"])
+        defense = source.get("defense")
+        if defense and (defense["name"] != "standard" or len(self._seen[("source-defense", "standard")]) > 1):
+            label += "+" + self("source-defense", defense)
+        return label
+
+    def worst_case_set(self, condition: dict[str, Any]) -> tuple[str, ...]:
+        return tuple(sorted(self("attack", a) for a in condition.get("attacks") or ()))
+
+
+def _components(condition: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    t = condition["type"]
+    if t == "noise":
+        return [("noise", condition["noise"])]
+    if t == "attack":
+        return [("attack", condition["attack"])]
+    if t == "transfer":
+        source = condition["source"]
+        return [("attack", condition["attack"]), ("source-model", source["model"])] + (
+            [("source-defense", source["defense"])] if source.get("defense") else [])
+    if t == "worst_case":
+        return [("attack", a) for a in condition.get("attacks") or ()]
+    return []
+
+
+def column_of(condition: dict[str, Any], labels: ConditionLabels | None = None) -> Column:
+    """The board column an eval condition belongs to; ``labels`` (the board's) tell same-named attacks and
+    noises apart by their parameters (without it, the condition alone: bare names)."""
+    labels = labels if labels is not None else ConditionLabels([condition])
     t = condition["type"]
     if t == "clean":
         return Column("clean", "clean")
     if t == "noise":
-        name, snr = condition["noise"]["name"], float(condition["snr_db"])
+        name, snr = labels("noise", condition["noise"]), float(condition["snr_db"])
         return Column(f"{name} {snr:g} dB", "noise", name, snr_db=snr)
     eps = float(condition["threat"]["eps"])
     if t == "worst_case":
-        return Column(f"worst-case {eps:g}", "worst_case", "worst-case", eps=eps)
+        name = "worst-case"
+        if labels.name_worst_case_sets:
+            name += f"({', '.join(labels.worst_case_set(condition))})"
+        return Column(f"{name} {eps:g}", "worst_case", name, eps=eps)
     if t == "transfer":
-        name = f"{condition['attack']['name']}←{condition['source']['model']['name']}"
+        name = f"{labels('attack', condition['attack'])}←{labels.source(condition['source'])}"
         return Column(f"{name} {eps:g}", "transfer", name, eps=eps)
-    name = condition["attack"]["name"]
+    name = labels("attack", condition["attack"])
     return Column(f"{name} {eps:g}", "attack", name, eps=eps)
 
 
@@ -98,6 +169,7 @@ class Board:
     columns: list[Column]
     rows: dict[Row, dict[str, Cell]]
     metric: str = "uar"
+    entries: list[tuple[Row, dict[str, Any]]] = field(default_factory=list, repr=False)  # (row, eval record)
 
     @property
     def title(self) -> str:
@@ -155,37 +227,50 @@ class Board:
 
 
 def build_boards(records: Iterable[dict[str, Any]], metric: str = "uar") -> list[Board]:
-    """Boards from eval records; see the module docstring for columns and ranking."""
-    groups: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-    evals = [r for r in records if r.get("kind") == "eval"]
-    threats: dict[tuple[str, str, str], set[str]] = {}
+    """Boards from eval records; see the module docstring for columns and ranking.
+
+    Raises RecordError for a record whose metrics do not follow from its predictions (:mod:`.verify`).
+    Error and warning texts are kept with every absolute path cut to ``<path>/basename`` (see
+    :mod:`.redact`): boards get published.
+    """
+    evals = check_records(r for r in records if r.get("kind") == "eval")  # refuses numbers that do not add up
+    threats: dict[tuple[str, ...], set[str]] = {}
     for rec in evals:
         threats.setdefault(_group(rec), set()).add(threat_of(rec["condition"]))
-    model_of, defense_of = variant_labeller(evals, "model"), variant_labeller(evals, "defense")
+    members: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for rec in evals:
         base = _group(rec)
         threat = threat_of(rec["condition"])
         attacked = sorted(threats[base] - {NO_THREAT})
         # clean and noise columns appear on every threat model's board of their corpus
-        targets = [threat] if threat != NO_THREAT else (attacked or [NO_THREAT])
-        for target in targets:
-            g = groups.setdefault((*base, target), {"columns": {}, "rows": {}})
-            col = column_of(rec["condition"])
-            g["columns"][col.title] = col
+        for target in [threat] if threat != NO_THREAT else (attacked or [NO_THREAT]):
+            members.setdefault((*base, target), []).append(rec)
+    model_of, defense_of = variant_labeller(evals, "model"), variant_labeller(evals, "defense")
+    corpus_labels = _corpus_labels(set(threats))
+    boards = []
+    for (corpus, params, fingerprint, protocol, partition, threat), recs in sorted(members.items()):
+        labels = ConditionLabels(r["condition"] for r in recs)
+        columns: dict[str, Column] = {}
+        rows: dict[Row, dict[str, Cell]] = {}
+        entries = []
+        for rec in recs:
+            col = column_of(rec["condition"], labels)
+            columns[col.title] = col
             row = (model_of(rec), defense_of(rec))
-            cell = g["rows"].setdefault(row, {}).setdefault(col.title, Cell())
+            entries.append((row, rec))
+            cell = rows.setdefault(row, {}).setdefault(col.title, Cell())
             if rec["status"] == "ok":
                 cell.values.append(float(rec["metrics"][metric]))
             else:
                 cell.failed += 1
-                cell.errors.append(rec.get("error") or "failed")
-            cell.warnings.extend(w for w in rec.get("warnings", []) if w not in cell.warnings)
-    boards = []
-    for (corpus, params, protocol, partition, threat), g in sorted(groups.items()):
-        _derive_worst_case(g)
-        columns = sorted(g["columns"].values(), key=lambda c: c.order)
-        label = _corpus_label(corpus, params, {k[:4] for k in groups})
-        boards.append(Board(label, protocol, partition, threat, columns, g["rows"], metric))
+                cell.errors.append(redact_paths(rec.get("error") or "failed"))
+            for w in rec.get("warnings", []):
+                if redact_paths(w) not in cell.warnings:
+                    cell.warnings.append(redact_paths(w))
+        _derive_worst_case(columns, rows)
+        label = corpus_labels[(corpus, params, fingerprint, protocol, partition)]
+        boards.append(Board(label, protocol, partition, threat, sorted(columns.values(), key=lambda c: c.order),
+                            rows, metric, entries))
     return boards
 
 
@@ -195,15 +280,18 @@ def dataset_params(rec: dict[str, Any]) -> dict[str, Any]:
     return without_location(rec["train"]["dataset"].get("params") or {})
 
 
-def _group(rec: dict[str, Any]) -> tuple[str, str, str, str]:
+def _group(rec: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    """(corpus, params without location, data fingerprint, protocol, partition): what one board shares."""
     ds = rec["train"]["dataset"]
     params = json.dumps(dataset_params(rec), sort_keys=True)
-    return ds["name"], params, str(ds.get("protocol") or "default"), rec["partition"]
+    return ds["name"], params, str(ds.get("fingerprint") or ""), str(ds.get("protocol") or "default"), \
+        rec["partition"]
 
 
-def _derive_worst_case(g: dict[str, Any]) -> None:
-    """Minimum over attack means at each eps with >= 2 attacks, where no worst_case cells exist."""
-    cols = list(g["columns"].values())
+def _derive_worst_case(columns: dict[str, Column], rows: dict[Row, dict[str, Cell]]) -> None:
+    """Minimum over attack means at each eps with >= 2 attacks (each variant its own attack), where no
+    worst_case cells exist."""
+    cols = list(columns.values())
     have = {c.eps for c in cols if c.kind == "worst_case"}
     by_eps: dict[float, list[Column]] = {}
     for c in cols:
@@ -213,11 +301,11 @@ def _derive_worst_case(g: dict[str, Any]) -> None:
         if len(attacks) < 2:
             continue
         col = Column(f"worst-case {eps:g} (min)", "worst_case", "worst-case", eps=eps, derived=True)
-        for cells in g["rows"].values():
+        for cells in rows.values():
             means = [cells[a.title].mean for a in attacks if a.title in cells]
             if len(means) == len(attacks) and all(m is not None for m in means):
                 cells[col.title] = Cell(values=[min(means)])
-        g["columns"][col.title] = col
+        columns[col.title] = col
 
 
 def params_key(component: dict[str, Any]) -> str:
@@ -251,9 +339,15 @@ def variant_labeller(records: list[dict[str, Any]], part: str) -> Callable[[dict
     return label
 
 
-def _corpus_label(name: str, params: str, groups: set[tuple[str, str, str, str]]) -> str:
-    """The corpus name, plus the parameters that tell it apart from same-named corpora in the store."""
-    return variant_label(name, params, {p for (n, p, _, _) in groups if n == name})
+def _corpus_labels(groups: set[tuple[str, str, str, str, str]]) -> dict[tuple[str, str, str, str, str], str]:
+    """Each group's corpus name, plus the parameters that tell it apart from same-named corpora in the store,
+    plus ``(data 1a2b3c4d)`` where only the data fingerprint tells two boards apart."""
+    labels = {g: variant_label(g[0], g[1], {p for (n, p, *_) in groups if n == g[0]}) for g in groups}
+    out = {}
+    for g, label in labels.items():
+        clash = {o[2] for o, other in labels.items() if other == label and o[3:] == g[3:]}
+        out[g] = f"{label} (data {g[2][:8] or 'unrecorded'})" if len(clash) > 1 else label
+    return out
 
 
 def defense_costs(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str], dict[str, float]]:

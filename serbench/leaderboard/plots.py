@@ -96,18 +96,11 @@ def board_plots(board: Board, records: Iterable[dict[str, Any]]) -> list[Plot]:
 
 
 def _clean_confusions(board: Board, records: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Clean confusion matrices per row, summed over folds and seeds."""
+    """Clean confusion matrices per row, summed over folds and seeds: the board's own records only (a
+    same-named corpus with other params or other data, or a model variant, is not mixed in)."""
     out: dict[str, Any] = {}
-    for r in records:
-        if r.get("kind") != "eval" or r["status"] != "ok" or r["condition"]["type"] != "clean":
-            continue
-        ds = r["train"]["dataset"]
-        if (str(ds.get("protocol") or "default"), r["partition"]) != (board.protocol, board.partition):
-            continue
-        if not board.corpus.startswith(ds["name"]):
-            continue
-        row = (r["train"]["model"]["name"], r["train"]["defense"]["name"])
-        if row not in board.rows or "confusion" not in r["metrics"]:
+    for row, r in board.entries:
+        if r["status"] != "ok" or r["condition"]["type"] != "clean" or "confusion" not in r["metrics"]:
             continue
         key = f"{row[0]} + {row[1]}"
         cm = np.asarray(r["metrics"]["confusion"], dtype=np.int64)

@@ -1,19 +1,34 @@
 """The published leaderboard: every file from the records, written atomically or checked against a folder.
 
 Files: ``leaderboard.md``, ``leaderboard.json``, ``leaderboard.csv``,
-``leaderboard.html`` and ``plots/<board>-{eps,snr,confusion}.{png,svg}``. All of it
-is rendered in memory before anything is written, so an error leaves the folder
-as it was. ``check`` compares text files byte for byte and images (and the HTML,
-which embeds them) by the data digest they carry (see :mod:`.plots`), so a folder
-generated on another machine with other fonts still checks clean.
+``leaderboard.html``, ``plots/<board>-{eps,snr,confusion}.{png,svg}`` and the
+manifest ``.serbench-leaderboard.json``, which lists the others. All of it is
+rendered in memory before anything is written, so an error leaves the folder as
+it was. ``check`` compares text files (the manifest too) byte for byte and images
+(and the HTML, which embeds them) by the data digest they carry (see
+:mod:`.plots`), so a folder generated on another machine with other fonts still
+checks clean.
+
+A folder holds other files too (the committed ``leaderboard/`` keeps ``records/``
+and a README beside the generated ones; a paper's folder its own ``plots/fig1.pdf``),
+so serbench deletes only what it wrote: the files its previous manifest lists
+and that are not generated again. A folder without a manifest is written into
+only when it is empty or missing, when it is a results folder with no leaderboard
+files yet (it has ``records/``: ``--results DIR --out DIR``), or when it is a
+leaderboard folder of a serbench from before manifests (it holds a
+``leaderboard.json`` of ours); there, only ``leaderboard.{md,json,csv,html}`` and
+the ``plots/*.png|svg`` that carry serbench's data digest count as ours. Any
+other folder is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+import json
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from serbench.errors import SerbenchError
 from serbench.files import write_bytes_atomic
 from serbench.leaderboard.aggregate import build_boards
 from serbench.leaderboard.export import provenance, to_csv, to_json
@@ -22,6 +37,8 @@ from serbench.leaderboard.markdown import markdown
 from serbench.leaderboard.plots import board_plots, embedded_digest
 
 TEXT = ("leaderboard.md", "leaderboard.json", "leaderboard.csv")
+MANIFEST = ".serbench-leaderboard.json"
+LEGACY = ("leaderboard.md", "leaderboard.json", "leaderboard.csv", "leaderboard.html")  # before manifests
 
 
 def _provenance_line(records: list[dict[str, Any]]) -> str:
@@ -58,36 +75,108 @@ def build(records: list[dict[str, Any]], metric: str = "uar", render: bool = Tru
     digests["leaderboard.html"] = whole
     if render:
         files["leaderboard.html"] = page(boards, plots, svgs, whole, provenance=line).encode()
+    files[MANIFEST] = manifest(set(files) | set(digests))
     return files, digests
 
 
-def _generated(folder: Path) -> set[str]:
-    """Files in ``folder`` that serbench generates (other files, e.g. a README, are left alone)."""
-    names = {p.name for p in folder.glob("leaderboard.*") if p.is_file()}
-    names |= {f"plots/{p.name}" for p in (folder / "plots").glob("*") if p.is_file()}
-    return names
+def manifest(paths: set[str]) -> bytes:
+    """The manifest listing ``paths`` (relative, sorted; the manifest itself left out)."""
+    data = {"generator": "serbench leaderboard", "schema": 1, "files": sorted(set(paths) - {MANIFEST})}
+    return (json.dumps(data, indent=1, sort_keys=True) + "\n").encode()
+
+
+def _safe(rel: Any) -> bool:
+    """A relative path inside the folder (a manifest never makes serbench delete anything outside it)."""
+    if not isinstance(rel, str) or not rel or "\\" in rel:
+        return False
+    path = PurePosixPath(rel)
+    return not path.is_absolute() and ".." not in path.parts and rel != MANIFEST
+
+
+def owned(folder: Path) -> set[str]:
+    """The files in ``folder`` that serbench wrote there (relative paths); see the module docstring.
+
+    Raises SerbenchError for a folder that is not a serbench leaderboard folder (or whose manifest is damaged).
+    """
+    if not folder.exists():
+        return set()
+    if not folder.is_dir():
+        raise SerbenchError(f"{folder}: not a directory; give a folder for the leaderboard")
+    path = folder / MANIFEST
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            listed = data["files"]
+            if data.get("generator") != "serbench leaderboard" or not isinstance(listed, list):
+                raise ValueError("not a serbench leaderboard manifest")
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            raise SerbenchError(f"{path}: damaged leaderboard manifest ({type(exc).__name__}: {exc}); restore it "
+                                "from version control, or delete it and the files it listed") from None
+        bad = [rel for rel in listed if not _safe(rel)]
+        if bad:
+            raise SerbenchError(f"{path}: lists {bad[0]!r}, not a file inside the folder; restore the manifest "
+                                "from version control, or delete it and the files it listed")
+        return set(listed)
+    if not any(folder.iterdir()):
+        return set()
+    if (folder / "records").is_dir() and not (folder / "plots").exists() \
+            and not any((folder / rel).exists() for rel in LEGACY):
+        return set()  # a results store: its records/, checkpoints/ are not ours and never touched
+    if _ours(folder / "leaderboard.json"):
+        return ({rel for rel in LEGACY if (folder / rel).is_file()}
+                | {f"plots/{p.name}" for p in sorted((folder / "plots").glob("*"))
+                   if p.suffix in (".png", ".svg") and p.is_file()
+                   and embedded_digest(p.read_bytes(), p.suffix) is not None})
+    raise SerbenchError(f"{folder}: not empty and not a serbench leaderboard folder (no {MANIFEST}); give an "
+                        "empty or new folder (serbench never overwrites or deletes files it did not write)")
+
+
+def _ours(path: Path) -> bool:
+    """``path`` is a ``leaderboard.json`` that serbench wrote."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and {"schema", "metric", "provenance", "boards"} <= set(data)
 
 
 def write(folder: Path, files: dict[str, bytes]) -> list[str]:
-    """Write ``files`` into ``folder`` (each atomically) and remove generated files no longer produced."""
+    """Write ``files`` into ``folder`` (each atomically), then remove the files serbench wrote there before
+    and no longer produces (nothing else); returns those removed.
+
+    Raises SerbenchError (before writing anything) for a folder that is not a serbench leaderboard folder.
+    """
+    before = owned(folder)
+    now = set(files) - {MANIFEST}
     folder.mkdir(parents=True, exist_ok=True)
+    if before != now:  # a writer killed midway leaves a manifest that still lists everything it may have written
+        write_bytes_atomic(folder / MANIFEST, manifest(before | now))
     for rel, data in sorted(files.items()):
-        write_bytes_atomic(folder / rel, data)
-    stale = sorted(_generated(folder) - set(files))
+        if rel != MANIFEST:
+            write_bytes_atomic(folder / rel, data)
+    stale = sorted(before - now)
     for rel in stale:
-        (folder / rel).unlink()
+        (folder / rel).unlink(missing_ok=True)
+    write_bytes_atomic(folder / MANIFEST, files.get(MANIFEST) or manifest(now))
     return stale
 
 
 def check(folder: Path, records: list[dict[str, Any]], metric: str = "uar") -> list[str]:
-    """Problems (one line each) where ``folder`` differs from what ``records`` give; empty when in sync."""
+    """Problems (one line each) where ``folder`` differs from what ``records`` give; empty when in sync.
+
+    Stale: files that ``write`` would remove (its manifest lists them, they are no longer produced).
+    """
     files, digests = build(records, metric, render=False)
     expected = set(files) | set(digests)
     problems = []
-    present = _generated(folder) if folder.is_dir() else set()
+    try:
+        present = owned(folder)
+    except SerbenchError as exc:
+        problems.append(str(exc))
+        present = set()
     for rel in sorted(expected):
         path = folder / rel
-        if rel not in present:
+        if not path.is_file():
             problems.append(f"{path}: missing")
             continue
         content = path.read_bytes()

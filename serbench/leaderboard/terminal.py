@@ -1,7 +1,13 @@
-"""Rich tables for the terminal."""
+"""Rich tables for the terminal.
+
+Every text that comes from records (component names and params, corpus labels,
+warnings, errors) is escaped before it reaches rich, whose markup would
+otherwise eat ``[nan, nan]`` or ``[draft]``.
+"""
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 from serbench.leaderboard.aggregate import Board, Cell
@@ -11,7 +17,7 @@ from serbench.leaderboard.text import RANKING_NOTE, value_text
 def fmt(cell: Cell | None, best: bool = False) -> str:
     if cell is None:
         return "—"
-    text = value_text(cell)
+    text = escape(value_text(cell))
     if cell.mean is None:
         return f"[red]{text}[/red]"
     if best:
@@ -25,16 +31,28 @@ def fmt(cell: Cell | None, best: bool = False) -> str:
 
 def rich_table(board: Board) -> Table:
     metric = board.metric.upper().replace("MACRO_F1", "macro-F1")
-    table = Table(title=f"{metric} % — {board.title}", title_justify="left",
-                  caption=RANKING_NOTE if board.robust_column else None, caption_justify="left")
+    table = Table(title=escape(f"{metric} % — {board.title}"), title_justify="left",
+                  caption=escape(RANKING_NOTE) if board.robust_column else None, caption_justify="left")
     table.add_column("#", justify="right")
     table.add_column("model")
     table.add_column("defense")
     for col in board.columns:
-        table.add_column(col.title + (" ★" if col.title == board.robust_column else ""), justify="right")
+        table.add_column(escape(col.title + (" ★" if col.title == board.robust_column else "")), justify="right")
     best = {col.title: board.best(col.title) for col in board.columns}
     for rank, row in enumerate(board.ranked_rows(), 1):
         cells = board.rows[row]
-        table.add_row(str(rank), row[0], row[1], *[fmt(cells.get(c.title), row in best[c.title])
-                                                   for c in board.columns])
+        table.add_row(str(rank), escape(row[0]), escape(row[1]), *[fmt(cells.get(c.title), row in best[c.title])
+                                                                   for c in board.columns])
     return table
+
+
+def footnotes(board: Board) -> list[str]:
+    """The board's warnings (numbered as the ⚠ marks) and failures, one rich-markup line each."""
+    lines = [f"  [yellow]⚠{i} {escape(w)}[/yellow]" for i, w in enumerate(board.warnings(), 1)]
+    errors: dict[str, None] = {}
+    for row in board.ranked_rows():
+        for col in board.columns:
+            cell = board.rows[row].get(col.title)
+            for e in cell.errors if cell else ():
+                errors.setdefault(e, None)
+    return lines + [f"  [red]failed:[/red] {escape(e)}" for e in errors]
