@@ -67,7 +67,7 @@ def test_ren2020_table2_rows_columns_and_values():
     assert rows["van. adv. training", ".02"][:4] == [".825", ".835", ".744*", ".754*"]
     assert rows["van. adv. training", ".04"][2:4] == ["—", "—"]  # no FGSM .04 record: shown as missing
     assert rows["sim. adv. training", ".02"][:2] == [".827", ".837"]  # +.001 over single: not significant
-    assert any("p < .001" in n for n in table.notes)
+    assert any("p < .001" in n and "Ren et al.'s z-test (unpaired, as in the paper" in n for n in table.notes)
 
 
 def test_ren2020_one_table_per_fgsm_domain():

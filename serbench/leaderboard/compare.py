@@ -7,7 +7,9 @@ schedule, partition, condition) except the fields the user selects on with
 on one results directory compares two defenses under every condition; no
 filters compare two runs of the same matrix (two serbench versions, two
 machines). Pairs that differ only in fold and seed pool into one comparison,
-as the leaderboard pools them.
+as the leaderboard pools them; seeds of one fold share its test utterances, so
+they are averaged per utterance and never counted as more samples (see
+``serbench.leaderboard.significance``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import yaml
 from serbench.bench.spec import EXCLUDE_FIELDS, eval_fields, matches
 from serbench.errors import SerbenchError
 from serbench.leaderboard.aggregate import column_of, dataset_params
-from serbench.leaderboard.significance import Bootstrap, paired_bootstrap, z_test
+from serbench.leaderboard.significance import TESTS, Bootstrap, Fold, paired_bootstrap, z_test
 
 FIELDS = EXCLUDE_FIELDS
 _POOLED = ("fold", "seed")
@@ -88,19 +90,29 @@ class Comparison:
     a: str  # model / defense of A
     b: str
     cells: int  # matched (fold, seed) pairs
-    n: int  # utterances over all pairs
+    n: int  # distinct utterances: summed over folds, counted once however many seeds scored them
     uar_a: float
     uar_b: float
     z: float
     p_z: float
     bootstrap: Bootstrap
+    folds: int = 1  # distinct folds (test sets) among the pairs
 
-    def as_dict(self) -> dict[str, Any]:
+    def p(self, test: str = "bootstrap") -> float:
+        """The p-value of ``test`` (a key of ``TESTS``): the paired bootstrap's by default."""
+        if test not in TESTS:
+            raise ValueError(f"unknown test {test!r}; tests: {', '.join(TESTS)}")
+        return self.bootstrap.p if test == "bootstrap" else self.p_z
+
+    def as_dict(self, test: str = "bootstrap") -> dict[str, Any]:
         return {"corpus": self.corpus, "partition": self.partition, "condition": self.condition, "a": self.a,
-                "b": self.b, "cells": self.cells, "utterances": self.n, "uar_a": self.uar_a, "uar_b": self.uar_b,
-                "delta": self.uar_b - self.uar_a, "z": self.z, "p_z": self.p_z,
-                "bootstrap": {"delta": self.bootstrap.delta, "ci95": [self.bootstrap.low, self.bootstrap.high],
-                              "p": self.bootstrap.p, "replicates": self.bootstrap.replicates}}
+                "b": self.b, "cells": self.cells, "folds": self.folds, "utterances": self.n, "uar_a": self.uar_a,
+                "uar_b": self.uar_b, "delta": self.uar_b - self.uar_a, "test": test, "p": self.p(test),
+                "z": self.z, "p_z": self.p_z,
+                "z_test": {"name": TESTS["ztest"], "z": self.z, "p": self.p_z, "n": self.n},
+                "bootstrap": {"name": TESTS["bootstrap"], "delta": self.bootstrap.delta,
+                              "ci95": [self.bootstrap.low, self.bootstrap.high], "p": self.bootstrap.p,
+                              "replicates": self.bootstrap.replicates}}
 
 
 @dataclass
@@ -139,6 +151,22 @@ def _aligned(a: dict[str, Any], b: dict[str, Any]) -> tuple[np.ndarray, np.ndarr
             np.asarray(mb["predictions"], dtype=np.int64))
 
 
+def _folds(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[Fold]:
+    """The pairs of one comparison grouped by A's fold (sorted, so the bootstrap's draws do not depend on the
+    order of the records), each fold's seeds averaged per utterance."""
+    by_fold: dict[str, list[tuple[dict, dict]]] = {}
+    for a, b in pairs:
+        by_fold.setdefault(json.dumps(a["train"]["dataset"]["fold"], sort_keys=True, default=str), []).append((a, b))
+    folds = []
+    for _, members in sorted(by_fold.items()):
+        try:
+            folds.append(Fold.of_seeds([(a["metrics"]["ids"], *_aligned(a, b)) for a, b in members]))
+        except ValueError as exc:
+            raise SerbenchError(f"record {members[0][0]['key']} and the {len(members) - 1} other seed(s) of its "
+                                f"fold: {exc}; rerun these cells on the same data") from None
+    return folds
+
+
 def pair_runs(records_a: Iterable[dict[str, Any]], records_b: Iterable[dict[str, Any]],
               where_a: dict[str, Any] | None = None, where_b: dict[str, Any] | None = None,
               replicates: int = 2000, seed: int = 0) -> Pairing:
@@ -163,7 +191,7 @@ def pair_runs(records_a: Iterable[dict[str, Any]], records_b: Iterable[dict[str,
                                 "narrow --b-where so each cell has one partner")
         partner = partners[0]
         matched_b.add(partner["key"])
-        if not all("predictions" in r["metrics"] and "targets" in r["metrics"] for r in (rec, partner)):
+        if not all({"predictions", "targets", "ids"} <= set(r["metrics"]) for r in (rec, partner)):
             no_predictions += 1
             continue
         pooled = json.dumps(_identity(rec, drop | set(_POOLED)), sort_keys=True, default=str)
@@ -171,19 +199,19 @@ def pair_runs(records_a: Iterable[dict[str, Any]], records_b: Iterable[dict[str,
     comparisons: list[tuple[tuple, Comparison]] = []
     for pairs in groups.values():
         first_a, first_b = pairs[0]
-        strata = [_aligned(a, b) for a, b in pairs]
-        n_classes = len(first_a["metrics"].get("labels") or []) or 1 + max(int(y.max()) for y, _, _ in strata)
+        folds = _folds(pairs)
+        n_classes = len(first_a["metrics"].get("labels") or []) or 1 + max(int(f.labels.max()) for f in folds)
         uar_a = float(np.mean([a["metrics"]["uar"] for a, _ in pairs]))
         uar_b = float(np.mean([b["metrics"]["uar"] for _, b in pairs]))
-        n = sum(len(y) for y, _, _ in strata)
+        n = sum(len(f) for f in folds)  # distinct utterances: seeds share their fold's test set
         z, p = z_test(uar_a, uar_b, n, n)
-        boot = paired_bootstrap(strata, n_classes, replicates=replicates, seed=seed)
+        boot = paired_bootstrap(folds, n_classes, replicates=replicates, seed=seed)
         ds = first_a["train"]["dataset"]
         order = column_of(first_a["condition"]).order
         comparisons.append(((ds["name"], first_a["partition"], _system(first_a), _system(first_b), order), Comparison(
             corpus=f"{ds['name']} · {ds.get('protocol') or 'default'}", partition=first_a["partition"],
             condition=column_of(first_a["condition"]).title, a=_system(first_a), b=_system(first_b),
-            cells=len(pairs), n=n, uar_a=uar_a, uar_b=uar_b, z=z, p_z=p, bootstrap=boot)))
+            cells=len(pairs), n=n, uar_a=uar_a, uar_b=uar_b, z=z, p_z=p, bootstrap=boot, folds=len(folds))))
     comparisons.sort(key=lambda item: item[0])
     unmatched_b = sum(1 for r in b_recs if r["key"] not in matched_b)
     return Pairing([c for _, c in comparisons], unmatched_a, unmatched_b, no_predictions)

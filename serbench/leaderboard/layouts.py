@@ -25,7 +25,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from serbench.leaderboard.aggregate import dataset_params, variant_labeller
+from serbench.leaderboard.aggregate import ConditionLabels, dataset_params, variant_labeller
 from serbench.leaderboard.significance import z_test
 
 REN_ALPHA = 0.001
@@ -180,8 +180,9 @@ def _ren_table(corpus: str, domain: str | None, recs: list[dict[str, Any]], mode
              "dev: the valid partition (models fit on train); test: the test partition (models fit as the spec "
              "says, train+valid in Ren et al.)"]
     if marked:
-        notes.append("*: better than single training of the same model in the same column, one-tailed z-test "
-                     "p < .001")
+        notes.append("*: better than single training of the same model in the same column at p < .001, "
+                     "one-tailed, by Ren et al.'s z-test (unpaired, as in the paper; n: distinct test utterances); "
+                     "`serbench compare` gives the paired bootstrap")
     title = f"Ren et al. 2020, Table 2 layout — {metric.upper()} — {corpus}" + (f" — {domain}" if name_domain
                                                                                   else "")
     return PaperTable(_slug("ren2020", corpus, domain if name_domain else ""), title, header, rows, notes)
@@ -237,18 +238,24 @@ def _latif_noise(corpus: str, recs: list[dict[str, Any]], model_of: Callable, de
 
 def _latif_attacks(corpus: str, recs: list[dict[str, Any]], model_of: Callable, defense_of: Callable,
                    metric: str) -> PaperTable | None:
+    labels = ConditionLabels(r["condition"] for r in recs)  # attack variants (other params) are other columns
+
     def coords(rec: dict[str, Any]) -> tuple | None:
         cond = rec["condition"]
         if cond["type"] != "attack":
             return None
-        return model_of(rec), defense_of(rec), cond["attack"]["name"], float(cond["threat"]["eps"])
+        return model_of(rec), defense_of(rec), labels("attack", cond["attack"]), float(cond["threat"]["eps"])
+
+    def head(label: str) -> str:
+        name, paren, rest = label.partition("(")
+        return (name.upper() if name in ("fgsm", "bim") else name) + paren + rest
 
     cells = _index(recs, coords)
     if not cells:
         return None
-    columns = sorted({(k[2], k[3]) for k in cells}, key=lambda c: (c[1], c[0] != "fgsm", c[0]))
+    columns = sorted({(k[2], k[3]) for k in cells}, key=lambda c: (c[1], c[0].partition("(")[0] != "fgsm", c[0]))
     systems = sorted({(k[0], k[1]) for k in cells}, key=lambda s: (s[0], s[1] != "standard", s[1]))
-    header = ["model", "augmentation"] + [f"{a.upper() if a in ('fgsm', 'bim') else a} {e:g}" for a, e in columns]
+    header = ["model", "augmentation"] + [f"{head(a)} {e:g}" for a, e in columns]
     rows = [[m, "none" if d == "standard" else d]
             + [_text(cells.get((m, d, a, e)), metric, "percent") for a, e in columns] for m, d in systems]
     return PaperTable(_slug("latif2020-table3", corpus), f"Latif et al. 2020, Table 3 layout — {metric.upper()} "
