@@ -45,9 +45,20 @@ def test_vanilla_with_a_one_equals_standard(data):
 
 
 def test_adversarial_data_starts_at_the_configured_iteration(data):
-    standard, _ = fit("standard", data)
-    late, d = fit("vanilla-adv", data, eps=0.05, start_iteration=10_000)
-    assert same_parameters(standard, late) and d.adversarial_batches == 0
+    x, y, xv, yv = data
+    runs = {}
+    for name, params in (("standard", {}), ("vanilla-adv", {"eps": 0.05, "start_iteration": 6})):
+        torch.manual_seed(0)
+        d = serbench.get("defenses", name, **params)
+        runs[name] = d, train(serbench.get("models", "cnn4.tiny", num_classes=4), d, x, y, xv, yv, SCHED, seed=0,
+                              num_classes=4)
+    (_, std), (adv_defense, adv) = runs["standard"], runs["vanilla-adv"]
+    # Until start_iteration the loss is plain cross-entropy: the first evaluation (after 6 steps) is standard's.
+    assert [std.history[0][k] for k in ("loss", "valid_uar")] == [adv.history[0][k] for k in ("loss", "valid_uar")]
+    assert adv_defense.adversarial_batches == SCHED.iterations - 6 and adv_defense.first_defended_iteration() == 6
+    assert adv.best_iteration == 12  # the checkpoint after 6 clean steps is standard training's: not a candidate
+    with pytest.raises(SerbenchError, match="no checkpoint would be defended"):
+        fit("vanilla-adv", data, eps=0.05, start_iteration=SCHED.iterations)
 
 
 def test_mixup_with_lambda_one_equals_standard(data):
@@ -79,8 +90,42 @@ def test_similarity_term_reaches_both_branches():
 def test_similarity_defaults_and_bad_weights():
     d = serbench.get("defenses", "similarity-adv")
     assert (d.b, d.g, d.start_iteration, d.attack.eps) == (0.4, 0.4, 1000, 0.01)
+    assert d.similarity_on == "logits"  # Ren et al.: "the feature vectors in the final fully connected layer"
     with pytest.raises(SerbenchError, match="b \\+ g <= 1"):
         serbench.get("defenses", "similarity-adv", b=0.7, g=0.7)
+    with pytest.raises(SerbenchError, match="similarity_on must be logits or embedding, got 'fc'"):
+        serbench.get("defenses", "similarity-adv", similarity_on="fc")
+
+
+@pytest.mark.parametrize("similarity_on", ["logits", "embedding"])
+def test_similarity_distance_is_on_the_chosen_vectors(similarity_on):
+    torch.manual_seed(0)
+    model = serbench.get("models", "cnn4.tiny", num_classes=4).eval()  # eval: no dropout, fixed BN statistics
+    d = serbench.get("defenses", "similarity-adv", b=0.0, g=0.0, eps=0.05, start_iteration=0,
+                     similarity_on=similarity_on)
+    x, y = torch.rand(4, 1, 64, 24), torch.tensor([0, 1, 2, 3])
+    x_adv = d.adversarial(TrainBatch(model, x, y, 0, torch.Generator()))  # FGSM: the loss gets the same x'
+    loss = d.loss(TrainBatch(model, x, y, 0, torch.Generator()))
+    v, v_adv = model.forward_features(x), model.forward_features(x_adv)
+    if similarity_on == "logits":
+        v, v_adv = model.forward_head(v), model.forward_head(v_adv)
+    assert v.shape[1] == 4 or similarity_on == "embedding"
+    assert loss.item() == pytest.approx((v - v_adv).norm(dim=1).mean().item(), rel=1e-5)
+
+
+def test_bim_step_rule_is_a_parameter_and_defaults_to_kurakin():
+    torch.manual_seed(0)
+    model = serbench.get("models", "cnn4.tiny", num_classes=4).eval()
+    x, y = torch.rand(4, 1, 64, 24), torch.tensor([0, 1, 2, 3])
+    assert serbench.info("attacks", "bim").defaults["alpha_rule"] == 1.25
+    d = serbench.get("defenses", "vanilla-adv", attack="bim", eps=0.05, attack_params={"steps": 4, "alpha_rule": 2.5})
+    pgd = serbench.get("attacks", "pgd", eps=0.05, steps=4, random_start=False)  # Madry et al.'s 2.5 eps / steps
+    assert torch.equal(d.attack.generate(model, x, y), pgd.generate(model, x, y))
+    kurakin = serbench.get("attacks", "bim", eps=0.05, steps=4, alpha=1.25 * 0.05 / 4)
+    assert torch.equal(serbench.get("attacks", "bim", eps=0.05, steps=4).generate(model, x, y),
+                       kurakin.generate(model, x, y))
+    with pytest.raises(SerbenchError, match="alpha_rule .* must be a finite number > 0, got 0"):
+        serbench.get("attacks", "bim", eps=0.05, alpha_rule=0)
 
 
 def test_adversarial_generation_keeps_bn_statistics_and_mode():

@@ -11,14 +11,15 @@ from serbench.engine.train import train
 from serbench.errors import SerbenchError
 
 
-def run(sched, x_valid=None, y_valid=None):
+def run(sched, x_valid=None, y_valid=None, defense=None):
     torch.manual_seed(0)
     model = serbench.get("models", "cnn4.tiny", num_classes=4)
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(16, 1, 64, 16, generator=g), torch.arange(16) % 4
     xv = x[:8] if x_valid is None else x_valid
     yv = y[:8] if y_valid is None else y_valid
-    return train(model, serbench.get("defenses", "standard"), x, y, xv, yv, sched, seed=0, num_classes=4)
+    defense = serbench.get("defenses", "standard") if defense is None else defense
+    return train(model, defense, x, y, xv, yv, sched, seed=0, num_classes=4)
 
 
 def test_ren2020_decays_lr_by_0_9_every_100_iterations():
@@ -41,6 +42,18 @@ def test_latif2020_halves_on_plateau_and_stops_after_patience():
     assert lrs[5] == pytest.approx(1e-12) and lrs[6] == pytest.approx(0.5e-12)  # halved after 5 flat epochs
     assert lrs[-1] == pytest.approx(1e-12 * 0.5**4)
     assert result.best_iteration == result.history[0]["iteration"]
+
+
+def test_plateau_and_early_stopping_count_only_defended_evaluations():
+    # Flat validation UAR (lr too small to change predictions); adversarial examples from step 10 on. The clean
+    # warm-up (evaluations at 2..10) neither halves the lr nor stops training; patience starts at iteration 12.
+    sched = schedule("latif2020", lr=1e-12, batch_size=8, max_epochs=20, plateau_patience=2, stop_patience=5)
+    result = run(sched, defense=serbench.get("defenses", "vanilla-adv", eps=0.01, start_iteration=10))
+    its = [h["iteration"] for h in result.history]
+    assert its == list(range(2, 23, 2))  # 5 warm-up evaluations, the first defended one, then 5 without gain
+    assert result.best_iteration == 12 and result.summary()["defended_updates_at_selection"] == 2
+    lrs = {h["iteration"]: h["lr"] for h in result.history}
+    assert lrs[10] == lrs[16] == pytest.approx(1e-12) and lrs[18] == pytest.approx(0.5e-12)
 
 
 def test_selection_uses_the_validation_partition_only():

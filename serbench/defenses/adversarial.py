@@ -4,7 +4,10 @@ Adversarial examples are crafted with the model in eval mode: BatchNorm uses
 its running statistics (the attack's forward passes must not update them),
 dropout is off, so generation is deterministic; training mode is restored
 before the loss. Before ``start_iteration`` the loss is plain cross-entropy
-(Ren et al. feed adversarial data from iteration 1 000 on).
+(Ren et al. feed adversarial data from iteration 1 000 on); the trainer's model
+selection only considers checkpoints with at least one step at or after it
+(:meth:`Defense.first_defended_iteration`), so a warm-up checkpoint is never
+reported as a defended model.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ class AdversarialObjective(Defense):
 
     def active(self, batch: TrainBatch) -> bool:
         return batch.iteration >= self.start_iteration
+
+    def first_defended_iteration(self) -> int:
+        return max(0, self.start_iteration)
 
     def adversarial(self, batch: TrainBatch) -> torch.Tensor:
         model = batch.model
@@ -65,26 +71,52 @@ class VanillaAdversarial(AdversarialObjective):
         return self.a * clean + (1 - self.a) * adv
 
 
+SIMILARITY_ON = ("logits", "embedding")
+
+
 class SimilarityAdversarial(AdversarialObjective):
-    """L = b * L(x) + g * L(x') + (1 - b - g) * ||v - v'||_2 (Ren et al. eq. 4), v = forward_features."""
+    """L = b * L(x) + g * L(x') + (1 - b - g) * ||v - v'||_2 (Ren et al. eq. 4).
+
+    Which vectors v, v' are is an interpretation, set by ``similarity_on``:
+
+    - ``logits`` (default): the output of the model's final fully connected layer, ``forward_head``'s
+      pre-softmax vector. Ren et al. (ICASSP 2020, sec. 3.2.2): "the feature vectors from the final
+      fully connected layer should be close in each of these pairs"; "v and v' are the feature
+      vectors in the final fully connected layer from the real and adversarial data". Their CNN-4 has
+      one fully connected layer, between global max pooling and the softmax, so the vector that layer
+      produces is the logits.
+    - ``embedding``: the pooled embedding ``forward_features`` feeds into that layer (serbench 1.0's
+      reading, "high-level features" in the paper's introduction).
+
+    Both are compared with the per-example Euclidean distance (the paper's "L2 Loss (n=2)"),
+    averaged over the batch. ``b = g = 0.4`` and ``start_iteration = 1000`` are the paper's.
+    """
 
     def __init__(self, b: float = 0.4, g: float = 0.4, attack: str = "fgsm", eps: float = 0.01,
-                 attack_params: dict[str, Any] | None = None, start_iteration: int = 1000) -> None:
+                 attack_params: dict[str, Any] | None = None, start_iteration: int = 1000,
+                 similarity_on: str = "logits") -> None:
         if b < 0 or g < 0 or b + g > 1:
             raise SerbenchError(f"defense 'similarity-adv': need b, g >= 0 and b + g <= 1, got b={b}, g={g}")
+        if similarity_on not in SIMILARITY_ON:
+            raise SerbenchError(f"defense 'similarity-adv': similarity_on must be {' or '.join(SIMILARITY_ON)}, "
+                                f"got {similarity_on!r}")
         super().__init__(attack, eps, attack_params, start_iteration)
         self.b, self.g = float(b), float(g)
+        self.similarity_on = similarity_on
 
     def loss(self, batch: TrainBatch) -> torch.Tensor:
         model = batch.model
         v = model.forward_features(batch.x)
-        clean = nn.functional.cross_entropy(model.forward_head(v), batch.y)
+        logits = model.forward_head(v)
+        clean = nn.functional.cross_entropy(logits, batch.y)
         if not self.active(batch):
             return clean
         v_adv = model.forward_features(self.adversarial(batch))
-        adv = nn.functional.cross_entropy(model.forward_head(v_adv), batch.y)
-        # Per-example Euclidean distance (a tiny floor keeps its gradient finite at v == v'), batch mean.
-        distance = ((v - v_adv).pow(2).sum(dim=1) + 1e-12).sqrt().mean()
+        logits_adv = model.forward_head(v_adv)
+        adv = nn.functional.cross_entropy(logits_adv, batch.y)
+        a, b = (logits, logits_adv) if self.similarity_on == "logits" else (v, v_adv)
+        # Per-example Euclidean distance (a tiny floor keeps its gradient finite at a == b), batch mean.
+        distance = ((a - b).pow(2).sum(dim=1) + 1e-12).sqrt().mean()
         return self.b * clean + self.g * adv + (1 - self.b - self.g) * distance
 
 

@@ -20,7 +20,15 @@ from serbench.errors import SerbenchError
 
 
 class Mixup(Defense):
-    """x = l * x_i + (1 - l) * x_j with soft labels likewise, l ~ Beta(alpha, alpha) per batch (Zhang et al.)."""
+    """x = l * x_i + (1 - l) * x_j with soft labels likewise, l ~ Beta(alpha, alpha) per batch (Zhang et al.).
+
+    ``alpha`` (default 0.2) is an interpretation: Latif et al. (Interspeech 2020) mix spectrograms but
+    give only "l in [0, 1]", not its distribution. The default follows mixup's authors (Zhang et al.,
+    ICLR 2018), who draw l ~ Beta(alpha, alpha) with alpha in [0.1, 0.4] for ImageNet and 0.1 or 0.2
+    for their speech experiment (Google commands spectrograms); 0.2 is the value shared by both. One
+    l per mini-batch, pairs by a random permutation of the batch, as in their reference code.
+    ``lam`` fixes l instead (``lam=1`` is standard training).
+    """
 
     def __init__(self, alpha: float = 0.2, lam: float | None = None) -> None:
         if alpha <= 0:

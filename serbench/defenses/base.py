@@ -35,3 +35,17 @@ class Defense:
 
     def loss(self, batch: TrainBatch) -> torch.Tensor:
         return nn.functional.cross_entropy(batch.model(batch.x), batch.y)
+
+    def first_defended_iteration(self) -> int:
+        """The first optimisation step (0-based ``TrainBatch.iteration``) whose loss applies this defense.
+
+        Model selection only counts a checkpoint with at least one such step behind it: before it the
+        weights are those of standard training under the defense's name. 0 (the default): every step
+        is defended (standard training, augmentations); adversarial objectives return their
+        ``start_iteration`` (Ren et al.'s warm-up on clean data).
+        """
+        return 0
+
+    def defended_updates(self, iterations: int) -> int:
+        """How many of the first ``iterations`` optimisation steps applied the defense."""
+        return max(0, int(iterations) - self.first_defended_iteration())

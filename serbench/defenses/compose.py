@@ -41,3 +41,8 @@ class Compose(Defense):
 
     def loss(self, batch: TrainBatch):
         return self._loss_part.loss(batch) if self._loss_part else super().loss(batch)
+
+    def first_defended_iteration(self) -> int:
+        """The whole combination is active once its latest-starting part is (mixup + vanilla-adv from
+        iteration 1 000: 1 000), so model selection never picks a checkpoint that lacks a part."""
+        return max(p.first_defended_iteration() for p in self.parts)

@@ -1,4 +1,12 @@
-"""The trainer: mini-batches by iteration, the defense's loss, the schedule, selection on validation."""
+"""The trainer: mini-batches by iteration, the defense's loss, the schedule, selection on validation.
+
+Selection only considers checkpoints trained with the defense active: a checkpoint evaluated after
+``it`` optimisation steps is a candidate when at least one of them applied the defense
+(``defense.defended_updates(it) >= 1``). Before that (an adversarial objective's clean warm-up, e.g.
+Ren et al.'s first 1 000 iterations) the weights are standard training's, and picking them would
+report an undefended model under the defense's name. For ``standard`` and the augmentations every
+checkpoint counts, exactly as before.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +24,7 @@ from serbench.defenses.base import Defense, TrainBatch
 from serbench.engine.evaluate import predict
 from serbench.engine.metrics import confusion, uar
 from serbench.engine.schedules import Schedule
+from serbench.errors import SpecError
 
 ProgressFn = Callable[[int, int, dict[str, float]], None]
 
@@ -23,15 +32,23 @@ ProgressFn = Callable[[int, int, dict[str, float]], None]
 @dataclass
 class TrainResult:
     state_dict: dict[str, torch.Tensor]
-    best_iteration: int
+    best_iteration: int  # the selected checkpoint (the last iteration when there is no selection)
     best_valid_uar: float | None  # None: no selection (final model fitted on train + valid)
     iterations: int
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
+    defense_start: int = 0  # first defended optimisation step (0-based), Defense.first_defended_iteration
+    defended_updates_at_selection: int = 0  # defended steps behind the selected checkpoint
+    defended_updates: int = 0  # defended steps in the whole run
 
     def summary(self) -> dict[str, Any]:
+        """Flat figures for the train record's ``timings``: what was selected and how defended it is."""
         return {
             "best_iteration": self.best_iteration, "best_valid_uar": self.best_valid_uar,
+            "selected_iteration": self.best_iteration,
+            "defense_start": self.defense_start,
+            "defended_updates_at_selection": self.defended_updates_at_selection,
+            "defended_updates": self.defended_updates,
             "iterations": self.iterations, "seconds": self.seconds,
             "seconds_per_iteration": self.seconds / max(1, self.iterations),
         }
@@ -41,6 +58,20 @@ def total_iterations(sched: Schedule, n_train: int) -> int:
     if sched.iterations > 0:
         return sched.iterations
     return sched.max_epochs * math.ceil(n_train / sched.batch_size)
+
+
+def check_defense_schedule(defense: Defense, total: int) -> None:
+    """Refuse a run in which no step would apply the defense (its start at or after the budget's end).
+
+    Every such model, selected or final, is standard training under the defense's name, so this is a
+    spec error raised before the first step rather than a quietly undefended model.
+    """
+    start = defense.first_defended_iteration()
+    if start >= total:
+        raise SpecError(
+            f"training: defense {type(defense).__name__} starts at iteration {start} (its start_iteration) but "
+            f"training stops after {total} iterations, so no checkpoint would be defended; lower the defense's "
+            f"start_iteration below {total} or raise training.iterations")
 
 
 def _autocast(device: torch.device):
@@ -62,6 +93,14 @@ def train(
 ) -> TrainResult:
     """Train ``model`` in place on device tensors; return the best-on-validation weights.
 
+    Only checkpoints with at least one defended step behind them are candidates (module docstring);
+    the plateau and early-stopping patience likewise count only their evaluations, so the clean
+    warm-up neither decays the learning rate nor stops training. The last iteration is always
+    evaluated, so a candidate exists whenever the defense starts within the budget; when it does
+    not (``start_iteration >= iterations``) a :class:`SpecError` naming ``training`` and the
+    defense's ``start_iteration`` is raised before the first step (see
+    :func:`check_defense_schedule`), with or without selection.
+
     Without validation data (``x_valid`` and ``valid_logits`` both None: a final model fitted on
     train + valid) there is no selection: the weights after the last iteration are returned.
 
@@ -74,9 +113,10 @@ def train(
     n = len(x_train)
     steps_per_epoch = math.ceil(n / sched.batch_size)
     total = total_iterations(sched, n)
+    check_defense_schedule(defense, total)
     eval_every = sched.eval_every or steps_per_epoch
     selecting = x_valid is not None or valid_logits is not None
-    best = (-1.0, 0, copy.deepcopy(model.state_dict()) if selecting else {})
+    best: tuple[float | None, int, dict[str, torch.Tensor]] = (-1.0, 0, {})
     since_best, since_decay, history = 0, 0, []
     start = time.perf_counter()
     order = torch.randperm(n, generator=gen)
@@ -99,7 +139,8 @@ def train(
                 g["lr"] *= sched.lr_decay
         if not selecting:
             if it == total or it % eval_every == 0:
-                history.append({"iteration": it, "loss": float(np.mean(losses)), "lr": opt.param_groups[0]["lr"]})
+                history.append({"iteration": it, "loss": float(np.mean(losses)), "lr": opt.param_groups[0]["lr"],
+                                "defended_updates": defense.defended_updates(it)})
                 losses = []
                 if progress:
                     progress(it, total, {})
@@ -115,10 +156,13 @@ def train(
                     logits = valid_logits(model)
             preds = logits.argmax(1).cpu().numpy()
             valid_uar = uar(confusion(y_valid.cpu().numpy(), preds, num_classes))
+            defended = defense.defended_updates(it)
             history.append({"iteration": it, "loss": float(np.mean(losses)), "valid_uar": valid_uar,
-                            "lr": opt.param_groups[0]["lr"]})
+                            "lr": opt.param_groups[0]["lr"], "defended_updates": defended})
             losses = []
-            if valid_uar > best[0]:
+            if defended < 1:
+                pass  # warm-up checkpoint: standard training's weights, never a candidate
+            elif valid_uar > best[0]:
                 best = (valid_uar, it, copy.deepcopy(model.state_dict()))
                 since_best = since_decay = 0
             else:
@@ -136,6 +180,11 @@ def train(
             progress(it, total, {})
     if not selecting:
         best = (None, it, copy.deepcopy(model.state_dict()))
+    if best[1] == 0:  # cannot happen: the last iteration is evaluated and check_defense_schedule passed
+        raise RuntimeError(f"no defended checkpoint was evaluated in {it} iterations")
     model.load_state_dict(best[2])
     model.eval()
-    return TrainResult(best[2], best[1], best[0], it, time.perf_counter() - start, history)
+    return TrainResult(best[2], best[1], best[0], it, time.perf_counter() - start, history,
+                       defense_start=defense.first_defended_iteration(),
+                       defended_updates_at_selection=defense.defended_updates(best[1]),
+                       defended_updates=defense.defended_updates(it))
