@@ -27,10 +27,40 @@ from serbench.data.segments import mean_posteriors, segment
 
 @dataclass
 class LengthGroup:
-    """Utterances of one padded length: their positions in the partition and their waveforms (n, samples)."""
+    """Utterances of one padded length: their positions in the partition and their waveforms (n, samples).
+
+    ``lengths`` (n,) counts each row's active samples (the rest is padding); it defaults to the full
+    width, so callers that do not know the lengths keep today's behaviour.
+    """
 
     index: torch.Tensor
     waves: torch.Tensor
+    lengths: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.lengths is None:
+            self.lengths = torch.full((self.waves.shape[0],), self.waves.shape[-1], dtype=torch.long)
+        else:
+            self.lengths = torch.as_tensor(self.lengths, dtype=torch.long)
+        if self.lengths.shape != (self.waves.shape[0],) or bool((self.lengths > self.waves.shape[-1]).any()):
+            raise ValueError(f"LengthGroup: lengths {tuple(self.lengths.shape)} must hold one count <= "
+                             f"{self.waves.shape[-1]} per row of waves {tuple(self.waves.shape)}")
+
+    def frame_mask(self, hop_length: int, n_frames: int) -> torch.Tensor:
+        """(n, frames) bool: the frames of each row's active samples (see :func:`frame_mask`)."""
+        return frame_mask(self.lengths, hop_length, n_frames)
+
+
+def frame_mask(lengths: torch.Tensor, hop_length: int, n_frames: int) -> torch.Tensor:
+    """(B, n_frames) bool: True on the frames a centred STFT of the unpadded row would have.
+
+    A row of ``n`` active samples has ``1 + n // hop_length`` frames (:meth:`serbench.features.LogMel.num_frames`);
+    the frames after them are padding. The last active frame's window reaches into the padding by up
+    to half a window, as it reaches into the reflection when the row is not padded.
+    """
+    lengths = torch.as_tensor(lengths, dtype=torch.long)
+    active = (1 + lengths // int(hop_length)).clamp(max=int(n_frames))
+    return torch.arange(int(n_frames), device=lengths.device)[None, :] < active[:, None]
 
 
 class SegmentedClassifier(nn.Module):
@@ -120,11 +150,12 @@ def length_policy(frontend_spec: dict[str, Any], sample_rate: int) -> PadOrCrop 
 
 
 def group_waves(policy: PadOrCrop | Segments, waves: list[np.ndarray]) -> list[LengthGroup]:
-    """Decoded waveforms -> padded groups (positions in ``waves`` order)."""
+    """Decoded waveforms -> padded groups (positions in ``waves`` order), with each row's active length."""
     groups = []
     for index, samples in policy.group_lengths([len(w) for w in waves]):
         arr = np.stack([pad_or_crop(np.asarray(waves[i], dtype=np.float32), samples) for i in index])
-        groups.append(LengthGroup(torch.tensor(index, dtype=torch.long), torch.from_numpy(arr)))
+        lengths = torch.tensor([min(len(waves[i]), samples) for i in index], dtype=torch.long)
+        groups.append(LengthGroup(torch.tensor(index, dtype=torch.long), torch.from_numpy(arr), lengths))
     return groups
 
 

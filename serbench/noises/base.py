@@ -19,9 +19,24 @@ class Noise:
         raise NotImplementedError
 
 
-def mix_at_snr(clean: torch.Tensor, noise: torch.Tensor, snr_db: float) -> torch.Tensor:
-    """Scale ``noise`` so that 10 log10(P_clean / P_noise) = ``snr_db`` per row, and add it (torchaudio)."""
+def mix_at_snr(clean: torch.Tensor, noise: torch.Tensor, snr_db: float,
+               lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """Scale ``noise`` so that 10 log10(P_clean / P_noise) = ``snr_db`` per row, and add it (torchaudio).
+
+    With ``lengths`` (one active sample count per row) both powers are measured over each row's
+    first ``lengths`` samples only, and the padding after them stays silent: the SNR is the one
+    over the utterance, not over the padded window (zero padding would otherwise dilute the speech
+    power and put noise where there is no speech).
+    """
     if clean.shape != noise.shape:
         raise SerbenchError(f"noise mixing: clean {tuple(clean.shape)} and noise {tuple(noise.shape)} differ")
     snr = torch.full(clean.shape[:-1], float(snr_db), dtype=clean.dtype, device=clean.device)
-    return AF.add_noise(clean, noise.to(clean.dtype), snr)
+    noise = noise.to(clean.dtype)
+    if lengths is None:
+        return AF.add_noise(clean, noise, snr)
+    lengths = torch.as_tensor(lengths, device=clean.device, dtype=torch.long)
+    if lengths.shape != clean.shape[:-1] or bool((lengths < 1).any()) or bool((lengths > clean.shape[-1]).any()):
+        raise SerbenchError(f"noise mixing: lengths {tuple(lengths.shape)} must hold one count in 1.."
+                            f"{clean.shape[-1]} per row of clean {tuple(clean.shape)}")
+    active = torch.arange(clean.shape[-1], device=clean.device) < lengths.unsqueeze(-1)
+    return AF.add_noise(clean, noise * active, snr, lengths)
