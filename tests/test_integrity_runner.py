@@ -23,7 +23,8 @@ from serbench.bench.spec import parse_spec
 from serbench.bench.store import Store
 from serbench.engine.evaluate import evaluate_attack
 from serbench.errors import BudgetViolation, DataError
-from serbench.models.base import SERModel
+
+from broken_models import FiveLogits  # noqa: E402
 
 
 def tiny(**extra) -> dict:
@@ -39,21 +40,6 @@ class Widening(Attack):
         self.threat = ThreatModel(domain=self.threat.domain, norm="linf", eps=1.0)
         far = torch.where(x > 0.5, torch.zeros_like(x), torch.ones_like(x))
         return self.project(x, far)
-
-
-class FiveLogits(SERModel):
-    """One logit too many: 5 outputs for a 4-class corpus."""
-
-    def __init__(self, num_classes: int = 4) -> None:
-        super().__init__()
-        self.num_classes, self.embedding_dim = num_classes, 1
-        self.head = nn.Linear(1, num_classes + 1)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=(1, 2, 3))[:, None]
-
-    def forward_head(self, z: torch.Tensor) -> torch.Tensor:
-        return self.head(z)
 
 
 @pytest.fixture

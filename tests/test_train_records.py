@@ -27,7 +27,8 @@ from serbench.attacks.base import Attack, ThreatModel
 from serbench.bench.runner import LocalRunner
 from serbench.bench.spec import parse_spec
 from serbench.bench.store import Store
-from serbench.models.base import SERModel
+
+from broken_models import FiveLogits  # noqa: E402
 
 
 def tiny(**extra) -> dict:
@@ -156,21 +157,6 @@ def test_the_dry_run_and_the_planner_see_a_missing_train_record_as_work_left(tmp
 
 
 # -- a failed training stays failed until --retry-failed (not trained again on every run) ---------------------------
-class FiveLogits(SERModel):
-    """One logit too many for a 4-class corpus: refused before training."""
-
-    def __init__(self, num_classes: int = 4) -> None:
-        super().__init__()
-        self.num_classes, self.embedding_dim = num_classes, 1
-        self.head = nn.Linear(1, num_classes + 1)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=(1, 2, 3))[:, None]
-
-    def forward_head(self, z: torch.Tensor) -> torch.Tensor:
-        return self.head(z)
-
-
 @pytest.fixture
 def five_logits():
     serbench.registry("models").register("test.fivelogits5", summary="5 logits for 4 classes")(FiveLogits)

@@ -68,7 +68,7 @@ def _same(a: Any, b: Any, tol: float = METRIC_TOLERANCE) -> bool:
 
 
 def metrics_problem(metrics: dict[str, Any]) -> str | None:
-    """Why an ok eval record's stored uar/wa do not follow from its ``predictions`` and ``targets``, or None."""
+    """Why an ok eval record's stored uar/wa/macro_f1 do not follow from its predictions and targets, or None."""
     from serbench.engine.metrics import classification_metrics
 
     pred, targets = metrics.get("predictions"), metrics.get("targets")
@@ -85,7 +85,7 @@ def metrics_problem(metrics: dict[str, Any]) -> str | None:
                                        tuple(str(i) for i in range(n_classes)))
     except SerbenchError as exc:
         return str(exc)
-    for name in ("uar", "wa"):
+    for name in ("uar", "wa", "macro_f1"):
         if name in metrics and not _same(metrics[name], again[name]):
             return (f"its {name} {metrics[name]!r} does not follow from its predictions and targets "
                     f"({again[name]!r})")

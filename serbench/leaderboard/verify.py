@@ -12,52 +12,24 @@ twice; they are refused too.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import numpy as np
 
 from serbench.errors import RecordError
 from serbench.leaderboard.redact import redact_paths
 
-TOLERANCE = 1e-9
-CHECKED = ("uar", "wa", "macro_f1")
 HINT = "rerun its spec with `serbench run SPEC --force`, or delete the record"
-
-
-def _agree(stored: Any, again: float) -> bool:
-    if isinstance(stored, bool) or not isinstance(stored, (int, float)):
-        return False
-    if math.isnan(stored) or math.isnan(again):
-        return math.isnan(stored) and math.isnan(again)
-    return abs(stored - again) <= TOLERANCE
 
 
 def metrics_disagreement(record: dict[str, Any]) -> str | None:
     """Why an ok eval record's metrics do not follow from its predictions and targets (None: they do, or
-    the record holds none to check)."""
-    from serbench.engine.metrics import confusion, macro_f1, uar, wa
+    the record holds none to check). The store's own check, applied again to what reaches a board."""
+    from serbench.bench.store import metrics_problem
 
     if record.get("kind") != "eval" or record.get("status") != "ok":
         return None
-    metrics = record.get("metrics") or {}
-    pred, true = metrics.get("predictions"), metrics.get("targets")
-    if pred is None or true is None:
-        return None
-    if not isinstance(pred, list) or not isinstance(true, list) or len(pred) != len(true):
-        return "its predictions and targets are not two lists of one length"
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in pred + true):
-        return "its predictions and targets are not class indices"
-    labels = metrics.get("labels")
-    classes = len(labels) if isinstance(labels, list) else max(pred + true, default=-1) + 1
-    if any(v < 0 or v >= classes for v in pred + true):
-        return f"its predictions and targets hold class indices outside its {classes} labels"
-    cm = confusion(np.asarray(true, dtype=np.int64), np.asarray(pred, dtype=np.int64), classes)
-    for name, fn in zip(CHECKED, (uar, wa, macro_f1)):
-        if name in metrics and not _agree(metrics[name], fn(cm)):
-            return f"its {name} {metrics[name]!r} is not what its predictions and targets give ({fn(cm)!r})"
-    return None
+    return metrics_problem(record.get("metrics") or {})
 
 
 def check_records(records: Iterable[dict[str, Any]], where: Callable[[dict[str, Any]], str] | None = None
