@@ -45,8 +45,8 @@ def test_every_eval_record_carries_predictions_and_ids(records):
 
 def test_worst_case_is_the_per_utterance_minimum(records):
     (wc,) = by_type(records, "worst_case")
-    attacks = by_type(records, "attack")
-    assert wc["metrics"]["attacks"] == ["bim", "fgsm"]
+    attacks = by_type(records, "attack") + by_type(records, "transfer")  # transfers are inputs too (issue 21)
+    assert wc["metrics"]["attacks"] == ["bim", "fgsm", "fgsm←cnn4.small"]
     ids = wc["metrics"]["ids"]
     labels = {"angry": 0, "happy": 1, "neutral": 2, "sad": 3}
     y = np.array([labels[i.split("_")[1]] for i in ids])

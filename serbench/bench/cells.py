@@ -78,7 +78,7 @@ class EvalCell:
         t = c["threat"]
         budget = f"{t['domain']} {t['norm']} eps={t['eps']:g}/{self.partition}"
         if c["type"] == "worst_case":
-            return f"worst case of {len(c['attacks'])} attacks {budget}"
+            return f"worst case of {len(c['attacks']) + len(c.get('transfers') or ())} attacks {budget}"
         if c["type"] == "transfer":
             return f"transfer {c['attack']['name']} from {c['source']['model']['name']} {budget}"
         return f"attack {c['attack']['name']} {budget}"

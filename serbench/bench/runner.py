@@ -559,17 +559,33 @@ class LocalRunner:
             metrics, _ = evaluate_attack(cond["attack"]["name"], attack, model, x, y,
                                          tm.clean_logits(e.partition), labels, target=target, threat=threat)
         elif cond["type"] == "worst_case":
-            # An attack is its whole identity (name, version, params): two fgsm with different eta are two inputs.
+            # Every input of the threat model: white-box attacks and transfers (a masked gradient hides from the
+            # former, not the latter). An attack is its whole identity (name, version, params): two fgsm with
+            # different eta are two inputs; a transfer is its attack and its source.
             attacks = list({canonical_json(a): a for a in cond["attacks"]}.values())
+            transfers = list({canonical_json(t): t for t in cond.get("transfers") or ()}.values())
+            inputs = [({"type": "attack", "attack": a, "threat": cond["threat"]}, label)
+                      for a, label in zip(attacks, attack_labels(attacks))]
+            sources = [t["source"] for t in transfers]
+            plain = len({canonical_json(s["defense"]) for s in sources}) <= 1 and \
+                all(s["defense"]["name"] == "standard" for s in sources)  # the defense is named unless all plain
+            source_labels = [m if plain else f"{m}+{d}" for m, d in zip(attack_labels([s["model"] for s in sources]),
+                                                                       attack_labels([s["defense"] for s in sources]))]
+            inputs += [({"type": "transfer", "source": t["source"], "attack": t["attack"], "threat": cond["threat"]},
+                        f"{label}←{source}")
+                       for t, label, source in zip(transfers, attack_labels([t["attack"] for t in transfers]),
+                                                   source_labels)]
             correct = {}
-            for a, label in zip(attacks, attack_labels(attacks)):
-                key = EvalCell(e.train, e.partition, {"type": "attack", "attack": a, "threat": cond["threat"]}).key
-                rec = self.store.read(key)
+            for condition, label in inputs:
+                if label in correct:  # labels tell identities apart; a clash would merge two inputs silently
+                    raise SerbenchError(f"worst case: two inputs share the label {label}; rename one")
+                rec = self.store.read(EvalCell(e.train, e.partition, condition).key)
                 if not rec or rec["status"] != "ok" or "predictions" not in rec["metrics"]:
-                    raise SerbenchError(f"worst case: attack {label} at {cond['threat']} has no usable record")
+                    raise SerbenchError(f"worst case: {condition['type']} {label} at {cond['threat']} has no "
+                                        "usable record")
                 if rec["metrics"].get("ids", list(part.ids)) != list(part.ids):
-                    raise SerbenchError(f"worst case: attack {label}'s record scored other utterances than "
-                                        f"{e.partition}; rerun it with --force")
+                    raise SerbenchError(f"worst case: {condition['type']} {label}'s record scored other utterances "
+                                        f"than {e.partition}; rerun it with --force")
                 correct[label] = np.asarray(rec["metrics"]["predictions"]) == part.labels.numpy()
             metrics = {"uar": robust_uar(part.labels.numpy(), correct), "wa": robust_accuracy(correct),
                        "n": len(part), "attacks": sorted(correct)}

@@ -184,7 +184,13 @@ class Spec:
         return spec if self.segments is None else {**spec, "segments": dict(self.segments)}
 
     def eval_cells(self, train: TrainCell, *, apply_exclude: bool = True) -> list[EvalCell]:
-        """The train cell's eval cells, ``exclude`` rules applied (worst cases over the attacks left)."""
+        """The train cell's eval cells, ``exclude`` rules applied.
+
+        The worst case of a threat model (domain, norm, eps) is over every attack evaluated on this train cell
+        under it, white-box and transfer alike (a gradient-masked model survives white-box attacks that a
+        transfer breaks): ``attacks`` lists the white-box identities, ``transfers`` (present only where some
+        transfer applies) the ``{source, attack}`` of each transfer cell. It comes after all its inputs: it
+        is computed from their records."""
         def kept(cell: EvalCell) -> bool:
             return not apply_exclude or self.excluded_by(cell) is None
 
@@ -195,7 +201,7 @@ class Spec:
                 for snr in n.snr:
                     cells.append(EvalCell(train, part, {"type": "noise", "noise": n.resolved.identity(),
                                                         "snr_db": snr}))
-            by_threat: dict[str, tuple[dict, list[dict]]] = {}
+            by_threat: dict[str, tuple[dict, list[dict], list[dict]]] = {}
             for a in self.attacks:
                 for eps in a.eps:
                     threat = ThreatModel(domain=a.domain, norm=a.norm, eps=eps).as_dict()
@@ -203,20 +209,25 @@ class Spec:
                     cell = EvalCell(train, part, {"type": "attack", "attack": attack, "threat": threat})
                     if kept(cell):
                         cells.append(cell)
-                        by_threat.setdefault(repr(sorted(threat.items())), (threat, []))[1].append(attack)
-            if self.worst_case:  # after its attacks: it is computed from their records
-                for threat, attacks in by_threat.values():
-                    if len(attacks) > 1:
-                        cells.append(EvalCell(train, part, {"type": "worst_case", "threat": threat,
-                                                            "attacks": attacks}))
+                        by_threat.setdefault(repr(sorted(threat.items())), (threat, [], []))[1].append(attack)
             for t in self.transfer:
                 source = {"model": t.source_model.identity(), "defense": t.source_defense.identity()}
                 if source == {"model": train.spec["model"], "defense": train.spec["defense"]}:
                     continue  # crafting on oneself is the white-box attack, already covered
                 for eps in t.attack.eps:
                     threat = ThreatModel(domain=t.attack.domain, norm=t.attack.norm, eps=eps).as_dict()
-                    cells.append(EvalCell(train, part, {"type": "transfer", "source": source,
-                                                        "attack": _attack_identity(t.attack), "threat": threat}))
+                    attack = _attack_identity(t.attack)
+                    cell = EvalCell(train, part, {"type": "transfer", "source": source, "attack": attack,
+                                                  "threat": threat})
+                    if kept(cell):
+                        cells.append(cell)
+                        by_threat.setdefault(repr(sorted(threat.items())), (threat, [], []))[2].append(
+                            {"source": source, "attack": attack})
+            if self.worst_case:
+                for threat, attacks, transfers in by_threat.values():
+                    if len(attacks) + len(transfers) > 1:
+                        cond = {"type": "worst_case", "threat": threat, "attacks": attacks}
+                        cells.append(EvalCell(train, part, cond | ({"transfers": transfers} if transfers else {})))
         return [c for c in cells if kept(c)]
 
     def excluded_by(self, cell: EvalCell) -> int | None:

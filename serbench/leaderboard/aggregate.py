@@ -12,14 +12,19 @@ same way, and by the data fingerprint train cells carry: runs on different data
 are different experiments, on separate boards (labelled with the fingerprint's
 first 8 hex digits where their titles would otherwise be the same).
 
-The worst case at an eps comes from the run's ``worst_case`` cells (per
-utterance: an utterance counts as robust only if every attack fails on it) where
-the spec asked for them; otherwise it is the minimum over the attacks' mean UARs
-(an upper bound on the per-utterance worst case), and the column says so.
+The worst case at an eps is over every attack of the threat model, white-box and
+transfer alike. It comes from the run's ``worst_case`` cells (per utterance: an
+utterance counts as robust only if every attack fails on it) where the spec asked
+for them; otherwise it is the minimum over the attacks' mean UARs (an upper bound
+on the per-utterance worst case), and the column says so.
 
 Ranking (as RobustBench ranks by robust accuracy): by **robust UAR**, the worst
 case at the largest eps every row was attacked at, best first; ties by clean UAR,
-then by name. Boards without attacks rank by clean UAR.
+then by name. Boards without attacks rank by clean UAR. A row with a
+gradient-masking warning (``gradient masking? ...``) is *unreliable*: its robust
+UAR likely overstates it, so it is marked and ranked below every reliable row
+(then by robust UAR among the unreliable ones), as RobustBench treats
+defenses that evaluate with obfuscated gradients.
 
 Deterministic: boards, rows and columns are sorted; failed cells and
 gradient-masking warnings are kept and shown, never dropped.
@@ -37,6 +42,12 @@ from serbench.leaderboard.redact import redact_paths
 from serbench.leaderboard.verify import check_records
 
 NO_THREAT = "none"
+MASKING_PREFIX = "gradient masking?"  # how every warning of serbench.attacks.masking starts
+
+
+def is_masking_warning(warning: str) -> bool:
+    """Does a record's warning say the attacks' gradients may be masked (:mod:`serbench.attacks.masking`)?"""
+    return warning.startswith(MASKING_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -100,7 +111,13 @@ class ConditionLabels:
         return label
 
     def worst_case_set(self, condition: dict[str, Any]) -> tuple[str, ...]:
-        return tuple(sorted(self("attack", a) for a in condition.get("attacks") or ()))
+        """The labels of a worst case's inputs: its white-box attacks and its transfers (``fgsm←cnn4``)."""
+        return tuple(sorted([self("attack", a) for a in condition.get("attacks") or ()]
+                            + [self.transfer(t) for t in condition.get("transfers") or ()]))
+
+    def transfer(self, condition: dict[str, Any]) -> str:
+        """``attack←source`` of a transfer condition (or a worst case's ``{source, attack}`` input)."""
+        return f"{self('attack', condition['attack'])}←{self.source(condition['source'])}"
 
 
 def _components(condition: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -114,7 +131,8 @@ def _components(condition: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         return [("attack", condition["attack"]), ("source-model", source["model"])] + (
             [("source-defense", source["defense"])] if source.get("defense") else [])
     if t == "worst_case":
-        return [("attack", a) for a in condition.get("attacks") or ()]
+        return [("attack", a) for a in condition.get("attacks") or ()] + [
+            part for tr in condition.get("transfers") or () for part in _components({"type": "transfer", **tr})]
     return []
 
 
@@ -135,7 +153,7 @@ def column_of(condition: dict[str, Any], labels: ConditionLabels | None = None) 
             name += f"({', '.join(labels.worst_case_set(condition))})"
         return Column(f"{name} {eps:g}", "worst_case", name, eps=eps)
     if t == "transfer":
-        name = f"{labels('attack', condition['attack'])}←{labels.source(condition['source'])}"
+        name = labels.transfer(condition)
         return Column(f"{name} {eps:g}", "transfer", name, eps=eps)
     name = labels("attack", condition["attack"])
     return Column(f"{name} {eps:g}", "attack", name, eps=eps)
@@ -196,15 +214,24 @@ class Board:
                 return col.title
         return None
 
+    @property
+    def unreliable(self) -> set[Row]:
+        """Rows with a gradient-masking warning in any of their cells on this board: their robust UAR is
+        likely an overestimate (the attacks' gradients were useless), so they rank below every other row."""
+        return {row for row, cells in self.rows.items()
+                if any(is_masking_warning(w) for cell in cells.values() for w in cell.warnings)}
+
     def ranked_rows(self) -> list[Row]:
-        """Best first: robust UAR, then clean UAR, then name."""
+        """Best first: reliable rows before unreliable ones (see :attr:`unreliable`), then robust UAR, then
+        clean UAR, then name."""
         robust = self.robust_column
+        unreliable = self.unreliable
 
         def mean(row: Row, title: str | None) -> float:
             cell = self.rows[row].get(title) if title else None
             return cell.mean if cell is not None and cell.mean is not None else -1.0
 
-        return sorted(self.rows, key=lambda row: (-mean(row, robust), -mean(row, "clean"), row))
+        return sorted(self.rows, key=lambda row: (row in unreliable, -mean(row, robust), -mean(row, "clean"), row))
 
     def best(self, title: str) -> set[Row]:
         """Rows holding the best (highest) mean of a column (none when fewer than two rows compete)."""
@@ -289,21 +316,27 @@ def _group(rec: dict[str, Any]) -> tuple[str, str, str, str, str]:
 
 
 def _derive_worst_case(columns: dict[str, Column], rows: dict[Row, dict[str, Cell]]) -> None:
-    """Minimum over attack means at each eps with >= 2 attacks (each variant its own attack), where no
-    worst_case cells exist."""
+    """Minimum over the means of every attack of the threat model at each eps with >= 2 of them, where no
+    worst_case cells exist: white-box attacks (each variant its own attack) and transfer attacks alike, since
+    a model that masks its gradients survives the former and not the latter.
+
+    A row needs a value in every white-box column and in every transfer column it has a cell in; it has no
+    cell in a transfer crafted on itself (the spec skips that one: it is the white-box attack)."""
     cols = list(columns.values())
     have = {c.eps for c in cols if c.kind == "worst_case"}
     by_eps: dict[float, list[Column]] = {}
     for c in cols:
-        if c.kind == "attack" and c.eps not in have:
+        if c.kind in ("attack", "transfer") and c.eps not in have:
             by_eps.setdefault(c.eps, []).append(c)
-    for eps, attacks in by_eps.items():
-        if len(attacks) < 2:
+    for eps, inputs in by_eps.items():
+        if len(inputs) < 2:
             continue
         col = Column(f"worst-case {eps:g} (min)", "worst_case", "worst-case", eps=eps, derived=True)
         for cells in rows.values():
-            means = [cells[a.title].mean for a in attacks if a.title in cells]
-            if len(means) == len(attacks) and all(m is not None for m in means):
+            if any(c.kind == "attack" and c.title not in cells for c in inputs):
+                continue
+            means = [cells[c.title].mean for c in inputs if c.title in cells]
+            if means and all(m is not None for m in means):
                 cells[col.title] = Cell(values=[min(means)])
         columns[col.title] = col
 

@@ -65,7 +65,7 @@ def _identity(rec: dict[str, Any], drop: set[str]) -> dict[str, Any]:
     }
     return fields | {f"{k} params": v for k, v in params.items() if k not in drop} | {
         "frontend": train.get("frontend"), "training": train.get("training"),
-        "source": cond.get("source"), "attacks": cond.get("attacks"),
+        "source": cond.get("source"), "attacks": cond.get("attacks"), "transfers": cond.get("transfers"),
     }
 
 

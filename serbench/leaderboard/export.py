@@ -5,7 +5,7 @@ JSON layout (``schema`` 1)::
     {"schema": 1, "metric": "uar", "provenance": {"specs": [...], "serbench": [...], "records": N},
      "boards": [{"slug", "corpus", "protocol", "partition", "threat", "ranked_by",
                  "columns": [{"title", "kind", "name", "eps", "snr_db", "derived"}],
-                 "rows": [{"rank", "model", "defense",
+                 "rows": [{"rank", "model", "defense", "reliable",
                            "cells": {title: {"mean", "std", "n", "failed", "best", "warnings"}}}],
                  "warnings": [...]}]}
 
@@ -25,8 +25,8 @@ from typing import Any, Iterable
 from serbench.leaderboard.aggregate import Board
 
 SCHEMA = 1
-CSV_COLUMNS = ("board", "corpus", "protocol", "partition", "threat", "rank", "model", "defense", "column", "kind",
-               "eps", "snr_db", "mean", "std", "n", "failed", "best", "warnings")
+CSV_COLUMNS = ("board", "corpus", "protocol", "partition", "threat", "rank", "model", "defense", "reliable", "column",
+               "kind", "eps", "snr_db", "mean", "std", "n", "failed", "best", "warnings")
 
 
 def _r(x: float | None) -> float | None:
@@ -45,6 +45,7 @@ def provenance(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
 def board_dict(board: Board) -> dict[str, Any]:
     rows = []
     best = {col.title: board.best(col.title) for col in board.columns}
+    unreliable = board.unreliable
     for rank, row in enumerate(board.ranked_rows(), 1):
         cells = {}
         for col in board.columns:
@@ -54,7 +55,9 @@ def board_dict(board: Board) -> dict[str, Any]:
             cells[col.title] = {"mean": _r(cell.mean), "std": _r(cell.std), "n": len(cell.values),
                                 "failed": cell.failed, "best": row in best[col.title],
                                 "warnings": list(cell.warnings)}
-        rows.append({"rank": rank, "model": row[0], "defense": row[1], "cells": cells})
+        # reliable: false where a cell carries a gradient-masking warning; such rows rank after every reliable one
+        rows.append({"rank": rank, "model": row[0], "defense": row[1], "reliable": row not in unreliable,
+                     "cells": cells})
     return {
         "slug": board.slug, "corpus": board.corpus, "protocol": board.protocol, "partition": board.partition,
         "threat": board.threat, "ranked_by": board.robust_column or "clean",
@@ -82,7 +85,8 @@ def to_csv(boards: list[Board]) -> str:
                 if cell is None:
                     continue
                 writer.writerow([board.slug, board.corpus, board.protocol, board.partition, board.threat,
-                                 row["rank"], row["model"], row["defense"], col["title"], col["kind"],
+                                 row["rank"], row["model"], row["defense"], int(row["reliable"]), col["title"],
+                                 col["kind"],
                                  "" if col["eps"] is None else col["eps"],
                                  "" if col["snr_db"] is None else col["snr_db"],
                                  "" if cell["mean"] is None else cell["mean"],

@@ -13,7 +13,7 @@ import html
 
 from serbench.leaderboard.aggregate import Board
 from serbench.leaderboard.plots import DIGEST_KEY, Plot
-from serbench.leaderboard.text import RANKING_NOTE, value_text
+from serbench.leaderboard.text import RANKING_NOTE, UNRELIABLE_MARK, value_text
 
 CSS = """
 :root { color-scheme: light dark; --line: #8884; --best: #2e7d32; --warn: #b26a00; --bad: #c62828; }
@@ -82,9 +82,12 @@ def board_html(board: Board, plots: list[Plot], images: dict[str, bytes]) -> str
                    "</button></th>")
     out.append("</tr></thead><tbody>")
     best = {c.title: board.best(c.title) for c in board.columns}
+    unreliable = board.unreliable
     for rank, row in enumerate(board.ranked_rows(), 1):
+        mark = (f' <span class="failed" title="unreliable: gradient-masking warnings; ranked below every reliable '
+                f'row">{UNRELIABLE_MARK} unreliable</span>' if row in unreliable else "")
         tds = [f'<td class="num" data-value="{rank}">{rank}</td>',
-               f'<td class="text" data-value="{_e(row[0])}">{_e(row[0])}</td>',
+               f'<td class="text" data-value="{_e(row[0])}">{_e(row[0])}{mark}</td>',
                f'<td class="text" data-value="{_e(row[1])}">{_e(row[1])}</td>']
         for c in board.columns:
             cell = board.rows[row].get(c.title)
@@ -101,9 +104,9 @@ def board_html(board: Board, plots: list[Plot], images: dict[str, bytes]) -> str
                 marks = ",".join(str(notes.index(w) + 1) for w in cell.warnings)
                 text += f' <span class="warn" title="{_e(" | ".join(cell.warnings))}">⚠{marks}</span>'
             tds.append(f'<td class="{" ".join(cls)}" data-value="{value}">{text}</td>')
-        out.append("<tr>" + "".join(tds) + "</tr>")
+        out.append(("<tr class=\"unreliable\">" if row in unreliable else "<tr>") + "".join(tds) + "</tr>")
     out.append("</tbody></table></div>")
-    if board.robust_column:
+    if board.robust_column or unreliable:
         out.append(f'<p class="note">{_e(RANKING_NOTE)}</p>')
     if notes:
         out.append('<ol class="footnotes">' + "".join(f"<li>⚠ {_e(w)}</li>" for w in notes) + "</ol>")

@@ -29,6 +29,27 @@ from serbench.leaderboard.aggregate import ConditionLabels, dataset_params, vari
 from serbench.leaderboard.significance import z_test
 
 REN_ALPHA = 0.001
+# What benchmarks/ren2020*.yaml and latif2020.yaml do differently from (or beyond what is stated in) their papers,
+# shown under the tables so a reader comparing with the paper sees it (docs/methodology.md, "The paper specs").
+REN_DEVIATIONS = [
+    "as benchmarks/ren2020*.yaml run it: every utterance is zero-padded (or cut) to 5.96 s, the paper's 373 frames; "
+    "the paper 'broadcasts' shorter spectrograms (padding content unstated) and a longer utterance in a local "
+    "DEMoS copy would be cut",
+    "dev figures are of the checkpoint selected on dev (checked every 500 of the 10 000 iterations): optimistic, "
+    "as any figure selected on the data it reports; test models are fit on train+dev with no selection",
+    "eps is in serbench's scaled-feature units (docs/methodology.md); the paper does not state its feature scale",
+    "one run (seed 0) per cell, as the paper reports; its Table 3 (noise augmentation) is not run",
+]
+LATIF_DEVIATIONS = [
+    "as benchmarks/latif2020.yaml runs it: 10 repetitions (seeds 0-9); mean ± std pools folds and seeds, so the "
+    "std also holds the spread between held-out speakers (the paper's std is over its 10 repetitions)",
+    "whole utterances are segmented up to 60 s (24 windows of 256 frames); a longer one in a local copy would be "
+    "cut; the 128-bin height is the lowest 128 bins of a 400-point STFT (the paper does not say how)",
+    "cross-corpus: a random 30 % of each class of MSP-IMPROV selects, 70 % tests, so speakers may be on both "
+    "sides, as in the paper; the draw is fixed (cross-corpus seed 0) across repetitions",
+    "training stops after 20 epochs without validation gain, and at 200 epochs at most (the paper states no cap)",
+    "eps is in serbench's scaled-feature units (docs/methodology.md); the paper does not state its feature scale",
+]
 
 
 @dataclass
@@ -178,7 +199,7 @@ def _ren_table(corpus: str, domain: str | None, recs: list[dict[str, Any]], mode
     notes = ["real: clean data; fake: FGSM at the row's eps" + (f" ({domain} domain)" if domain else
                                                                    " (no FGSM records)"),
              "dev: the valid partition (models fit on train); test: the test partition (models fit as the spec "
-             "says, train+valid in Ren et al.)"]
+             "says, train+valid in Ren et al.)", *REN_DEVIATIONS]
     if marked:
         notes.append("*: better than single training of the same model in the same column at p < .001, "
                      "one-tailed, by Ren et al.'s z-test (unpaired, as in the paper; n: distinct test utterances); "
@@ -209,7 +230,7 @@ def _latif_table1(evals: list[dict[str, Any]], model_of: Callable, metric: str) 
     rows = [[m] + [_text(cells.get((m, c)), metric, "percent") for c in corpora] for m in models]
     return PaperTable("latif2020-table1", f"Latif et al. 2020, Table 1 layout — {metric.upper()} (%) of "
                       "different models (no augmentation, test partition)", ["model"] + corpora, rows,
-                      label_columns=1)
+                      list(LATIF_DEVIATIONS), label_columns=1)
 
 
 def _latif_noise(corpus: str, recs: list[dict[str, Any]], model_of: Callable, defense_of: Callable,

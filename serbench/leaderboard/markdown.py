@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from serbench.leaderboard.aggregate import Board
-from serbench.leaderboard.text import RANKING_NOTE, value_text
+from serbench.leaderboard.text import RANKING_NOTE, UNRELIABLE_MARK, value_text
 
 
 def _escape(text: str) -> str:
@@ -20,6 +20,7 @@ def board_markdown(board: Board, plots: dict[str, str] | None = None) -> str:
              "| " + " | ".join(_escape(h) for h in header) + " |",
              "|" + "|".join(["---:", "---", "---"] + ["---:"] * len(cols)) + "|"]
     best = {c.title: board.best(c.title) for c in cols}
+    unreliable = board.unreliable
     for rank, row in enumerate(board.ranked_rows(), 1):
         cells = []
         for c in cols:
@@ -34,10 +35,10 @@ def board_markdown(board: Board, plots: dict[str, str] | None = None) -> str:
                 for e in cell.errors:
                     errors.setdefault(e, None)
             cells.append(text)
-        lines.append("| " + " | ".join([str(rank), _escape(row[0]), _escape(row[1])] + [_escape(c) for c in cells])
-                     + " |")
+        model = _escape(row[0]) + (f" {UNRELIABLE_MARK} unreliable" if row in unreliable else "")
+        lines.append("| " + " | ".join([str(rank), model, _escape(row[1])] + [_escape(c) for c in cells]) + " |")
     lines.append("")
-    if board.robust_column:
+    if board.robust_column or unreliable:
         lines += [RANKING_NOTE, ""]
     for i, w in enumerate(notes, 1):
         lines.append(f"⚠{i}: {_escape(w)}  ")

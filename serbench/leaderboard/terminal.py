@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from serbench.leaderboard.aggregate import Board, Cell
-from serbench.leaderboard.text import RANKING_NOTE, value_text
+from serbench.leaderboard.text import RANKING_NOTE, UNRELIABLE_MARK, value_text
 
 
 def fmt(cell: Cell | None, best: bool = False) -> str:
@@ -32,17 +32,20 @@ def fmt(cell: Cell | None, best: bool = False) -> str:
 def rich_table(board: Board) -> Table:
     metric = board.metric.upper().replace("MACRO_F1", "macro-F1")
     table = Table(title=escape(f"{metric} % — {board.title}"), title_justify="left",
-                  caption=escape(RANKING_NOTE) if board.robust_column else None, caption_justify="left")
+                  caption=escape(RANKING_NOTE) if board.robust_column or board.unreliable else None,
+                  caption_justify="left")
     table.add_column("#", justify="right")
     table.add_column("model")
     table.add_column("defense")
     for col in board.columns:
         table.add_column(escape(col.title + (" ★" if col.title == board.robust_column else "")), justify="right")
     best = {col.title: board.best(col.title) for col in board.columns}
+    unreliable = board.unreliable
     for rank, row in enumerate(board.ranked_rows(), 1):
         cells = board.rows[row]
-        table.add_row(str(rank), escape(row[0]), escape(row[1]), *[fmt(cells.get(c.title), row in best[c.title])
-                                                                   for c in board.columns])
+        model = escape(row[0]) + (f" [red]{UNRELIABLE_MARK} unreliable[/red]" if row in unreliable else "")
+        table.add_row(str(rank), model, escape(row[1]), *[fmt(cells.get(c.title), row in best[c.title])
+                                                          for c in board.columns])
     return table
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from serbench.leaderboard.aggregate import Cell
 
-RANKING_NOTE = ("Rows ranked by robust UAR (★: the worst case over the board's attacks at the largest eps every "
-                "row was attacked at), ties by clean UAR; bold: best in its column; ± is the std over folds and "
-                "seeds; (min): minimum of the attacks' means, an upper bound on the per-utterance worst case.")
+UNRELIABLE_MARK = "†"
+RANKING_NOTE = ("Rows ranked by robust UAR (★: the worst case over the board's attacks, white-box and transfer, at "
+                "the largest eps every row was attacked at), ties by clean UAR; † unreliable: a row with a "
+                "gradient-masking warning (its robust UAR likely overstates it) ranks below every reliable row, as "
+                "in RobustBench; bold: best in its column; ± is the std over folds and seeds; (min): minimum of the "
+                "attacks' means, an upper bound on the per-utterance worst case.")
 
 
 def value_text(cell: Cell | None) -> str:
