@@ -59,3 +59,28 @@ def test_label_mapping(tmp_path, pair_roots):
         CrossCorpus(src, tgt, labels=["angry", "boredom"])
     with pytest.raises(SerbenchError, match="sample_rate"):
         CrossCorpus(src, msp_improv(root=pair_roots[1], sample_rate=8000))
+
+
+def test_random_draw_follows_latif_and_lets_speakers_overlap(pair_roots):
+    """Latif et al. draw the 30 % of MSP-IMPROV at random: per class, reproducibly, speakers on both sides."""
+    src, tgt = pair_roots
+    params = {"source": "iemocap", "target": "msp-improv", "source_params": {"root": src},
+              "target_params": {"root": tgt}}
+    pair = serbench.get("datasets", "cross-corpus", draw="random", **params)
+    (fold,) = pair.folds()
+    assert not fold.speaker_independent and {pair[i].meta["corpus"] for i in fold.train} == {"iemocap"}
+    assert {pair[i].meta["corpus"] for i in fold.valid + fold.test} == {"msp-improv"}
+    for label in pair.labels:  # 12 fake utterances per class: round(0.3 x 12) = 4 selected
+        assert sum(pair[i].label == label for i in fold.valid) == 4
+        assert sum(pair[i].label == label for i in fold.test) == 8
+    assert {pair[i].speaker for i in fold.valid} & {pair[i].speaker for i in fold.test}
+    assert serbench.get("datasets", "cross-corpus", draw="random", **params).folds()[0] == fold
+    other = serbench.get("datasets", "cross-corpus", draw="random", seed=1, **params).folds()[0]
+    assert set(other.valid) != set(fold.valid)
+    assert pair.describe()["draw"] == "random"
+    assert pair.content_fingerprint() != serbench.get("datasets", "cross-corpus", **params).content_fingerprint()
+    default = serbench.get("datasets", "cross-corpus", **params).folds()[0]  # unchanged: speaker-disjoint
+    assert default.speaker_independent
+    assert not {pair[i].speaker for i in default.valid} & {pair[i].speaker for i in default.test}
+    with pytest.raises(SerbenchError, match="draw 'speakers' is unknown"):
+        serbench.get("datasets", "cross-corpus", draw="speakers", **params)

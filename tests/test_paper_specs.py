@@ -10,8 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from serbench.bench.spec import load_spec
+from serbench.engine.lengths import length_policy
+from serbench.features import LogMel
+from serbench.leaderboard.layouts import latif2020
 from test_corpus_fakes import make_demos, make_iemocap, make_msp_improv
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -45,6 +49,18 @@ def test_ren2020_dev_and_test_plan_table_2(tmp_path):
     assert not keys & {c["key"] for c in test["cells"] if c["kind"] == "train"}  # test models: train+dev
 
 
+@pytest.mark.parametrize("name", ["ren2020.yaml", "ren2020-test.yaml"])
+def test_ren2020_pads_to_the_papers_373_frames(name):
+    """The paper pads every utterance to the longest: (373, 64) log-Mel images, not the 3.0 s default crop."""
+    spec = load_spec(BENCHMARKS / name)
+    policy = length_policy(spec.frontend_spec(), spec.frontend.sample_rate)
+    frontend = LogMel(spec.frontend)
+    assert policy.name == "pad_or_crop" and frontend.num_frames(policy.samples) == 373
+    assert frontend(torch.zeros(1, policy.samples)).shape[-2:] == (64, 373)
+    assert "5.96 s" in " ".join(spec.description.split())
+
+
+@pytest.mark.slow  # plans 2 000+ cells on fake trees: about a minute on a shared CPU
 def test_latif2020_plans_tables_1_to_3_and_cross_corpus(tmp_path):
     make_iemocap(tmp_path / "iemocap")
     make_msp_improv(tmp_path / "msp")
@@ -52,6 +68,22 @@ def test_latif2020_plans_tables_1_to_3_and_cross_corpus(tmp_path):
     plan = dry_run("latif2020.yaml", env, tmp_path / "r")
     systems = 5 * 4  # five models x (none, mixup, speed, mixup + speed)
     folds = 10 + 12 + 1  # leave-one-speaker-out on IEMOCAP and MSP-IMPROV, one cross-corpus split
-    assert plan["totals"]["train_cells"] == systems * folds
+    repetitions = 10  # the paper's mean +- std over 10 repetitions
+    assert plan["totals"]["train_cells"] == systems * folds * repetitions
     # clean + FGSM + BIM + DEMAND at 3 SNRs within corpus; clean only across corpora
-    assert plan["totals"]["eval_cells"] == systems * (22 * 6 + 1)
+    assert plan["totals"]["eval_cells"] == systems * (22 * 6 + 1) * repetitions
+    assert {c["label"].rsplit(" seed ", 1)[1] for c in plan["cells"] if c["kind"] == "train"} == {
+        str(s) for s in range(10)}
+
+
+def test_latif2020_follows_the_paper():
+    """10 seeds; whole utterances segmented (not 2 windows); the cross-corpus 30 % drawn at random."""
+    spec = load_spec(BENCHMARKS / "latif2020.yaml")
+    assert list(spec.seeds) == list(range(10))
+    policy = length_policy(spec.frontend_spec(), spec.frontend.sample_rate)
+    assert policy.name == "segments" and (policy.window, policy.hop) == (256, 256)
+    assert policy.windows_for(35 * 16000) == 14  # IEMOCAP's longest (about 35 s) kept whole
+    cross = [d for d in spec.datasets if d.resolved.info.name == "cross-corpus"]
+    assert [d.resolved.params["draw"] for d in cross] == ["random"]
+    notes = " ".join(latif2020([])[0].notes)  # the layout's caption states what remains different
+    assert "up to 60 s" in notes and "random 30 %" in notes and "seeds 0-9" in notes

@@ -5,9 +5,13 @@ The pair is itself a :class:`Corpus` (ids, speakers and sessions prefixed
 evaluates it like any corpus. Its protocols:
 
 - ``target-selection`` (Latif et al. 2020, train IEMOCAP, test MSP-IMPROV):
-  train on all of the source; validate on a speaker-disjoint ``selection``
-  share (30 %) of the target, chosen deterministically and gender-balanced;
-  test on the other 70 %.
+  train on all of the source; validate on a ``selection`` share (30 %) of the
+  target and test on the other 70 %. ``draw="speaker-disjoint"`` (the default)
+  takes whole target speakers, deterministically and gender-balanced, so no
+  target speaker is both selected on and tested; ``draw="random"`` takes a
+  reproducible random 30 % of each class's target utterances, as the paper
+  does, so a target speaker may be in both (the source and target never share
+  a speaker either way).
 - ``source-valid``: validate on a speaker-disjoint fifth of the source, train
   on the rest of it, test on all of the target (nothing of the target is seen).
 """
@@ -19,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from serbench.data.corpus import Corpus, Utterance, declare_protocols
-from serbench.data.protocols import Fold, gender_interleaved
+from serbench.data.protocols import Fold, gender_interleaved, stable_order
 from serbench.errors import SerbenchError
 
 SEP = "/"
@@ -62,12 +66,35 @@ def select_speakers(corpus: Corpus, fraction: float, seed: int | str = 0) -> set
     return set(taken)
 
 
+DRAWS = ("speaker-disjoint", "random")
+
+
+def select_utterances(corpus: Corpus, fraction: float, seed: int | str = 0) -> set[str]:
+    """A random (reproducible) ``fraction`` of each class's utterances, ignoring speakers.
+
+    Drawn per class so the selection and the rest keep the class balance; each class with two or more
+    utterances gives at least one to each side.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise SerbenchError(f"selection fraction must be in (0, 1), got {fraction}")
+    by_label: dict[str, list[str]] = {}
+    for u in corpus.utterances:
+        by_label.setdefault(u.label, []).append(u.id)
+    chosen: set[str] = set()
+    for label, ids in sorted(by_label.items()):
+        if len(ids) < 2:
+            continue
+        take = min(max(int(round(fraction * len(ids))), 1), len(ids) - 1)
+        chosen.update(stable_order(ids, f"{seed}:{label}")[:take])
+    return chosen
+
+
 class CrossCorpus(Corpus):
     """Two corpora joined for train-on-one, test-on-the-other evaluation."""
 
     def __init__(self, source: Corpus, target: Corpus, mapping: dict[str, dict[str, str]] | None = None,
                  labels: list[str] | tuple[str, ...] | None = None, selection: float = 0.3,
-                 seed: int = 0) -> None:
+                 seed: int = 0, draw: str = "speaker-disjoint") -> None:
         if source.sample_rate != target.sample_rate:
             raise SerbenchError(
                 f"cross-corpus: {source.name!r} is at {source.sample_rate} Hz and {target.name!r} at "
@@ -75,6 +102,8 @@ class CrossCorpus(Corpus):
             )
         if source.name == target.name:
             raise SerbenchError(f"cross-corpus: source and target are both {source.name!r}; pick two corpora")
+        if draw not in DRAWS:
+            raise SerbenchError(f"cross-corpus: draw {draw!r} is unknown; use one of {', '.join(DRAWS)}")
         mapping = dict(mapping or {})
         unknown = sorted(set(mapping) - {"source", "target", source.name, target.name})
         if unknown:
@@ -97,7 +126,7 @@ class CrossCorpus(Corpus):
                 "declare a mapping so at least two classes are shared"
             )
         self.source, self.target, self.label_maps = source, target, maps
-        self.selection, self.seed = float(selection), seed
+        self.selection, self.seed, self.draw = float(selection), seed, draw
         utterances = []
         for role, corpus in (("source", source), ("target", target)):
             for u in corpus.utterances:
@@ -126,7 +155,8 @@ class CrossCorpus(Corpus):
     def content_fingerprint(self) -> dict[str, Any]:
         """The two corpora's own fingerprints (their files or generators) and how they are joined."""
         return {"source": self.source.fingerprint(), "target": self.target.fingerprint(),
-                "label_maps": self.label_maps, "selection": self.selection, "seed": self.seed}
+                "label_maps": self.label_maps, "selection": self.selection, "seed": self.seed,
+                "draw": self.draw}
 
     def load_audio(self, utt: Utterance) -> np.ndarray:
         corpus = self.source if utt.meta["role"] == "source" else self.target
@@ -134,7 +164,7 @@ class CrossCorpus(Corpus):
 
     def describe(self) -> dict[str, Any]:
         return {"source": self.source.name, "target": self.target.name, "labels": list(self.labels),
-                "label_maps": self.label_maps, "selection": self.selection}
+                "label_maps": self.label_maps, "selection": self.selection, "draw": self.draw}
 
 
 def _ids(corpus: Corpus, pred) -> tuple[str, ...]:
@@ -143,7 +173,20 @@ def _ids(corpus: Corpus, pred) -> tuple[str, ...]:
 
 def _target_selection(pair: Corpus) -> list[Fold]:
     assert isinstance(pair, CrossCorpus)
-    chosen = select_speakers(pair.part("target"), pair.selection, seed=f"cross:{pair.seed}")
+    target = pair.part("target")
+    if pair.draw == "random":
+        # Latif et al. draw the 30 % at random: a target speaker may be selected on and tested. The fold is
+        # declared not speaker-independent so the check allows that; train (the source) still shares no
+        # speaker with either, as the two corpora's speakers are prefixed apart.
+        picked = select_utterances(target, pair.selection, seed=f"cross:{pair.seed}")
+        return [Fold(
+            name="target-selection",
+            train=_ids(pair, lambda u: u.meta["role"] == "source"),
+            valid=_ids(pair, lambda u: u.meta["role"] == "target" and u.id in picked),
+            test=_ids(pair, lambda u: u.meta["role"] == "target" and u.id not in picked),
+            speaker_independent=False,
+        )]
+    chosen = select_speakers(target, pair.selection, seed=f"cross:{pair.seed}")
     return [Fold(
         name="target-selection",
         train=_ids(pair, lambda u: u.meta["role"] == "source"),
@@ -167,11 +210,12 @@ def _source_valid(pair: Corpus) -> list[Fold]:
 def cross_corpus(source: str = "iemocap", target: str = "msp-improv", source_params: dict | None = None,
                  target_params: dict | None = None, mapping: dict[str, dict[str, str]] | None = None,
                  labels: list[str] | None = None, selection: float = 0.3, seed: int = 0,
-                 sample_rate: int = 16000) -> CrossCorpus:
+                 sample_rate: int = 16000, draw: str = "speaker-disjoint") -> CrossCorpus:
     """Train on corpus ``source``, test on ``target`` (registry names), labels joined through ``mapping``.
 
     ``mapping`` is ``{"source": {label: common}, "target": {...}}``; labels not
-    mapped keep their name, and classes the two do not share are dropped.
+    mapped keep their name, and classes the two do not share are dropped. ``draw`` picks how the
+    ``target-selection`` protocol draws its selection share: ``speaker-disjoint`` or ``random``.
     """
     from serbench.registry import get, resolve
 
@@ -182,4 +226,4 @@ def cross_corpus(source: str = "iemocap", target: str = "msp-improv", source_par
         return get("datasets", name, **params)
 
     return CrossCorpus(build(source, source_params), build(target, target_params), mapping, labels,
-                       selection, seed)
+                       selection, seed, draw)
