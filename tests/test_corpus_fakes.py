@@ -1,6 +1,6 @@
 """Tiny fake corpus trees (short generated WAVs, never real data) shared by the corpus tests.
 
-Each builder writes a tree in the layout of /work/shared/DATASETS.md under
+Each builder writes a tree in the layout of docs/datasets.md under
 ``root`` and returns what a correct loader must find, so tests assert exactly.
 """
 

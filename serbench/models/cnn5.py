@@ -1,4 +1,4 @@
-"""CNN-5 of the robust-SER paper on IEMOCAP (seed C in PAPERS.md)."""
+"""CNN-5 of the robust-SER paper on IEMOCAP (paper C in docs/papers.md)."""
 
 from __future__ import annotations
 
