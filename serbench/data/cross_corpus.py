@@ -179,19 +179,16 @@ def _target_selection(pair: Corpus) -> list[Fold]:
         # declared not speaker-independent so the check allows that; train (the source) still shares no
         # speaker with either, as the two corpora's speakers are prefixed apart.
         picked = select_utterances(target, pair.selection, seed=f"cross:{pair.seed}")
-        return [Fold(
-            name="target-selection",
-            train=_ids(pair, lambda u: u.meta["role"] == "source"),
-            valid=_ids(pair, lambda u: u.meta["role"] == "target" and u.id in picked),
-            test=_ids(pair, lambda u: u.meta["role"] == "target" and u.id not in picked),
-            speaker_independent=False,
-        )]
-    chosen = select_speakers(target, pair.selection, seed=f"cross:{pair.seed}")
+        selected = lambda u: u.id in picked  # noqa: E731
+    else:
+        chosen = select_speakers(target, pair.selection, seed=f"cross:{pair.seed}")
+        selected = lambda u: u.speaker in chosen  # noqa: E731
     return [Fold(
         name="target-selection",
         train=_ids(pair, lambda u: u.meta["role"] == "source"),
-        valid=_ids(pair, lambda u: u.meta["role"] == "target" and u.speaker in chosen),
-        test=_ids(pair, lambda u: u.meta["role"] == "target" and u.speaker not in chosen),
+        valid=_ids(pair, lambda u: u.meta["role"] == "target" and selected(u)),
+        test=_ids(pair, lambda u: u.meta["role"] == "target" and not selected(u)),
+        speaker_independent=pair.draw != "random",
     )]
 
 

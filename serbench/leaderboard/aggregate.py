@@ -244,12 +244,19 @@ class Board:
 
     def warnings(self) -> list[str]:
         """Every distinct warning on the board, in first-seen order (for footnotes)."""
+        return self._distinct("warnings")
+
+    def errors(self) -> list[str]:
+        """Every distinct failure reason on the board, in first-seen order (for footnotes)."""
+        return self._distinct("errors")
+
+    def _distinct(self, attr: str) -> list[str]:
         seen: dict[str, None] = {}
         for row in self.ranked_rows():
             for col in self.columns:
                 cell = self.rows[row].get(col.title)
-                for w in cell.warnings if cell else ():
-                    seen.setdefault(w, None)
+                for text in getattr(cell, attr) if cell else ():
+                    seen.setdefault(text, None)
         return list(seen)
 
 

@@ -13,7 +13,6 @@ def _escape(text: str) -> str:
 def board_markdown(board: Board, plots: dict[str, str] | None = None) -> str:
     """One board; ``plots`` maps a caption to a relative image path shown under the table."""
     notes = board.warnings()
-    errors: dict[str, None] = {}
     cols = board.columns
     header = ["#", "model", "defense"] + [c.title + (" ★" if c.title == board.robust_column else "") for c in cols]
     lines = [f"### {board.metric.upper()} % — {_escape(board.title)}", "",
@@ -32,8 +31,6 @@ def board_markdown(board: Board, plots: dict[str, str] | None = None) -> str:
                 marks = [notes.index(w) + 1 for w in cell.warnings]
                 if marks:
                     text += " ⚠" + ",".join(str(m) for m in marks)
-                for e in cell.errors:
-                    errors.setdefault(e, None)
             cells.append(text)
         model = _escape(row[0]) + (f" {UNRELIABLE_MARK} unreliable" if row in unreliable else "")
         lines.append("| " + " | ".join([str(rank), model, _escape(row[1])] + [_escape(c) for c in cells]) + " |")
@@ -42,6 +39,7 @@ def board_markdown(board: Board, plots: dict[str, str] | None = None) -> str:
         lines += [RANKING_NOTE, ""]
     for i, w in enumerate(notes, 1):
         lines.append(f"⚠{i}: {_escape(w)}  ")
+    errors = board.errors()
     for e in errors:
         lines.append(f"failed: {_escape(e)}  ")
     if notes or errors:

@@ -52,10 +52,4 @@ def rich_table(board: Board) -> Table:
 def footnotes(board: Board) -> list[str]:
     """The board's warnings (numbered as the ⚠ marks) and failures, one rich-markup line each."""
     lines = [f"  [yellow]⚠{i} {escape(w)}[/yellow]" for i, w in enumerate(board.warnings(), 1)]
-    errors: dict[str, None] = {}
-    for row in board.ranked_rows():
-        for col in board.columns:
-            cell = board.rows[row].get(col.title)
-            for e in cell.errors if cell else ():
-                errors.setdefault(e, None)
-    return lines + [f"  [red]failed:[/red] {escape(e)}" for e in errors]
+    return lines + [f"  [red]failed:[/red] {escape(e)}" for e in board.errors()]
