@@ -323,12 +323,12 @@ class LocalRunner:
         summary.cached += len(evals)
         before = len(summary.failed_cached)
         for e in evals:
-            rec = self.store.read(e.key) if self.store.status(e.key) == "failed" else None
-            if rec is not None:
+            rec = self.store.read(e.key)  # one read: status and error together
+            if rec is not None and rec.get("status") == "failed":
                 summary.failed_cached.append((self._describe(e), str(rec.get("error") or "failed")))
-        if tc is not None and len(summary.failed_cached) == before and self.store.status(tc.key) == "failed":
+        if tc is not None and len(summary.failed_cached) == before:
             rec = self.store.read(tc.key)
-            if rec is not None:
+            if rec is not None and rec.get("status") == "failed":
                 summary.failed_cached.append((self._describe_train(tc), str(rec.get("error") or "failed")))
         self.progress("cached", {"n": len(evals)})
 
