@@ -80,8 +80,8 @@ class DatasetAxis:
         (the corpus's default when the spec names none) and known, every fold asked for present."""
         protocol = self.protocol if self.protocol is not None else corpus.default_protocol
         if protocol not in corpus.protocols:
-            raise SpecError(f"{path}: {self.where}.protocol: unknown protocol {protocol!r} for dataset "
-                            f"{self.resolved.requested!r}; its protocols: {', '.join(sorted(corpus.protocols))}")
+            raise SpecError(f"{path}: {self.where}.protocol: "
+                            f"{unknown_protocol(protocol, self.resolved.requested, sorted(corpus.protocols))}")
         if self.folds is not None:
             folds = corpus.folds(protocol)
             names = [f.name for f in folds]
@@ -247,6 +247,13 @@ class Spec:
             every = self.eval_cells(tc, apply_exclude=False)
             used.update(i for i in (self.excluded_by(c) for c in every) if i is not None)
         return [i for i in range(len(self.exclude)) if i not in used]
+
+
+def unknown_protocol(protocol: str, dataset: str, known: list[str] | tuple[str, ...]) -> str:
+    """The message for a protocol the dataset does not have, read from its declaration or its loaded corpus."""
+    close = difflib.get_close_matches(protocol, list(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown protocol {protocol!r} for dataset {dataset!r}{hint} (protocols: {', '.join(known)})"
 
 
 LOCATION_PARAMS = frozenset({"root"})
@@ -493,10 +500,7 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
             if protocol is None:
                 protocol = default
             elif protocol not in known:
-                close = difflib.get_close_matches(protocol, known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise r.fail(f"{where}.protocol", f"unknown protocol {protocol!r} for dataset {res.requested!r}"
-                                                  f"{hint} (protocols: {', '.join(known)})")
+                raise r.fail(f"{where}.protocol", unknown_protocol(protocol, res.requested, known))
         datasets.append(DatasetAxis(res, protocol, None if folds == "all" else folds, where))
 
     fe = dict(r.mapping(data.get("frontend", {}) or {}, "frontend"))
