@@ -37,11 +37,19 @@ def check_records(records: Iterable[dict[str, Any]], where: Callable[[dict[str, 
     """``records`` as a list, after refusing (RecordError) any whose metrics disagree with its predictions
     or whose cell appears twice; ``where`` names a record in the message (default: its key)."""
     name = where or (lambda r: f"record {r.get('key')}")
-    out, seen = [], set()
+    records = list(records)
     for rec in records:
         problem = metrics_disagreement(rec)
         if problem is not None:
             raise RecordError(f"{name(rec)}: refused by the leaderboard: {problem}; {HINT}")
+    return refuse_duplicates(records, name)
+
+
+def refuse_duplicates(records: Iterable[dict[str, Any]], name: Callable[[dict[str, Any]], str]
+                      ) -> list[dict[str, Any]]:
+    """``records`` as a list, after refusing (RecordError) a cell that appears twice (a copied file)."""
+    out, seen = [], set()
+    for rec in records:
         key = rec.get("key")
         if key is not None and key in seen:
             raise RecordError(f"{name(rec)}: another file holds this cell's record too (a copied file?); "
@@ -57,7 +65,8 @@ def load_records(root: Path) -> list[dict[str, Any]]:
     from serbench.bench.store import Store
 
     store = Store(root)
-    records = check_records(store.records(), where=lambda r: str(store.record_path(str(r.get("key")))))
+    # Store.records() has checked each digest and recomputed its metrics already (RecordError naming the file)
+    records = refuse_duplicates(store.records(), lambda r: str(store.record_path(str(r.get("key")))))
     roots = {str(root), str(Path(root).resolve())}
     out = []
     for rec in records:
