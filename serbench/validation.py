@@ -125,18 +125,25 @@ def validate_attack(name: str, **params: Any) -> ValidationReport:
     """Every supported norm and domain: output inside the budget and range; eps = 0 returns the input.
 
     Budgets are measured against the threat model built here, as the runner measures against the cell's:
-    never against the attack's own ``attack.threat``, which a plugin can widen.
+    never against the attack's own ``attack.threat``, which a plugin can widen. As in the runner, the
+    feature domain is the default normalisation's (``natural-log``, not [0, 1]) and the attack is
+    handed the threat model with those bounds: an attack that clips to [0, 1] fails here.
     """
     from serbench.attacks.base import ThreatModel
     from serbench.attacks.budget import check_budget
-    from serbench.features import FeaturePipeline, LogMel, MinMaxScaler
+    from serbench.features import FeaturePipeline, LogMel
+    from serbench.normalization import DEFAULT_NORMALIZATION, from_state
 
     rep = ValidationReport("attacks", name)
     torch.manual_seed(0)
     model = serbench.get("models", "cnn4.tiny", num_classes=4).eval()
-    pipeline = FeaturePipeline(LogMel(), MinMaxScaler(-100.0, 20.0), model).eval()
+    norm = from_state({"name": DEFAULT_NORMALIZATION, "center_db": -40.0, "high_db": 20.0})
+    pipeline = FeaturePipeline(LogMel(), norm, model).eval()
     y = torch.tensor([0, 1, 2, 3])
-    inputs = {"feature": (model, torch.rand(4, 1, 64, 32)), "waveform": (pipeline, 0.1 * torch.randn(4, 8000))}
+    low, high = norm.bounds
+    features = low + (high - low) * torch.rand(4, 1, 64, 32)
+    inputs = {"feature": (model, features), "waveform": (pipeline, 0.1 * torch.randn(4, 8000))}
+    bounds = {"feature": norm.bounds, "waveform": None}
     budgets = {"linf": (0.03, 0.0), "l2": (0.5, 0.0), "snr": (30.0, float("inf"))}
     cls = serbench.info("attacks", name).factory
     for domain in getattr(cls, "domains", ("feature",)):
@@ -152,13 +159,15 @@ def validate_attack(name: str, **params: Any) -> ValidationReport:
                 continue
 
             def within(eps=eps, norm=norm, domain=domain, m=m, x=x) -> str | None:
-                threat = ThreatModel(domain=domain, norm=norm, eps=float(eps))
-                attack = serbench.get("attacks", name, **threat.as_dict(), **params)
+                threat = ThreatModel(domain=domain, norm=norm, eps=float(eps)).with_bounds(bounds[domain])
+                attack = serbench.get("attacks", name, domain=domain, norm=norm, eps=float(eps), **params)
+                attack.threat = threat
                 check_budget(name, threat, x, attack.generate(m, x, y))
                 return None
 
             def identity(zero=zero, norm=norm, domain=domain, m=m, x=x) -> str | None:
                 attack = serbench.get("attacks", name, eps=zero, norm=norm, domain=domain, **params)
+                attack.threat = attack.threat.with_bounds(bounds[domain])
                 return None if torch.allclose(attack.generate(m, x, y), x) else "eps = 0 changed the input"
 
             rep.check(f"{domain}/{norm} budget", within)

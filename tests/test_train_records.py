@@ -181,16 +181,14 @@ def test_a_failed_training_is_recorded_and_left_to_retry_failed(tmp_path, five_l
 
 # -- serbench validate attacks: the budget is the validation's own ---------------------------------------------------
 class WideFromTheStart(Attack):
-    """Claims a Linf budget of 1.0 whatever it is given, and respects that wider budget."""
+    """Claims a Linf budget of 1.0 whatever it is given (also over a threat model the harness hands it), and
+    respects that wider budget."""
 
     domains = ("feature",)
 
-    def __init__(self, eps: float = 0.0, norm: str = "linf", domain: str = "feature") -> None:
-        super().__init__(eps=eps, norm=norm, domain=domain)
-        self.threat = ThreatModel(domain=domain, norm=norm, eps=1.0)
-
     def generate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.project(x, torch.where(x > 0.5, torch.zeros_like(x), torch.ones_like(x)))
+        self.threat = ThreatModel(domain=self.threat.domain, norm=self.threat.norm, eps=1.0, box=self.threat.box)
+        return self.project(x, torch.where(x > 0.5, x - 1.0, x + 1.0))
 
 
 def test_validate_attack_measures_budgets_against_its_own_threat_model():

@@ -1,6 +1,7 @@
 """The attack contract: ``generate(model, x, y) -> x_adv`` inside a threat model.
 
-A threat model is a domain (``feature``: the scaled log-Mel in [0, 1];
+A threat model is a domain (``feature``: the scaled log-Mel, inside the bounds of
+the model's fitted normalisation, [0, 1] unless the harness says otherwise;
 ``waveform``: samples in [-1, 1], gradients through the front end), a norm
 (``linf``, ``l2``, or ``snr`` in dB of the perturbation against the clean
 signal, waveforms only) and a budget ``eps``. Every attack receives them at
@@ -11,7 +12,7 @@ cell when any example leaves the budget (:mod:`serbench.attacks.budget`).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
@@ -30,9 +31,17 @@ TOLERANCE = 1e-6
 
 @dataclass(frozen=True)
 class ThreatModel:
+    """Domain, norm and budget; ``box`` overrides the domain's default bounds.
+
+    The harness sets ``box`` for the feature domain to the bounds of the model's fitted
+    normalisation (:attr:`serbench.normalization.Normalization.bounds`), which only it knows;
+    a spec names domain, norm and eps only, so ``box`` is left out of :meth:`as_dict` when unset.
+    """
+
     domain: str = "feature"
     norm: str = "linf"
     eps: float = 0.0
+    box: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.domain not in DOMAINS:
@@ -43,13 +52,28 @@ class ThreatModel:
             raise SerbenchError("threat model: an SNR budget applies to the waveform domain only")
         if self.norm != "snr" and not (self.eps >= 0):
             raise SerbenchError(f"threat model: eps must be >= 0, got {self.eps}")
+        if self.box is not None:
+            low, high = (float(v) for v in self.box)
+            if not (math.isfinite(low) and math.isfinite(high) and low < high):
+                raise SerbenchError(f"threat model: bounds must be finite with low < high, got {list(self.box)}")
+            object.__setattr__(self, "box", (low, high))
 
     @property
     def bounds(self) -> tuple[float, float]:
-        return DOMAIN_BOUNDS[self.domain]
+        """(low, high) every input and output of an attack lies in."""
+        return self.box if self.box is not None else DOMAIN_BOUNDS[self.domain]
+
+    def with_bounds(self, bounds: tuple[float, float] | None) -> "ThreatModel":
+        """The same threat model inside ``bounds`` (None: the domain's default)."""
+        return replace(self, box=None if bounds is None else tuple(bounds))
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.box is None:
+            del data["box"]
+        else:
+            data["box"] = list(self.box)
+        return data
 
 
 class Attack:
@@ -140,8 +164,9 @@ class Attack:
         if not (math.isfinite(lo) and math.isfinite(hi)) or lo < low - 1e-6 or hi > high + 1e-6:
             raise SerbenchError(
                 f"attack {self.name!r}: clean {self.threat.domain} input spans [{lo:.6g}, {hi:.6g}], outside "
-                f"the domain's range [{low}, {high}]; scale features with the fitted MinMaxScaler "
-                "(feature domain) or peak-normalise audio to [-1, 1] (waveform domain)"
+                f"the domain's range [{low:.6g}, {high:.6g}]; scale features with the model's fitted normalisation "
+                "and pass its bounds in the threat model (feature domain) or peak-normalise audio to [-1, 1] "
+                "(waveform domain)"
             )
 
     def generate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

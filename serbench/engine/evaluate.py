@@ -11,6 +11,7 @@ from torch import nn
 
 from serbench.attacks.base import Attack, ThreatModel
 from serbench.attacks.budget import check_budget
+from serbench.attacks.padding import masked_generate
 from serbench.engine.metrics import classification_metrics, success_rate
 from serbench.errors import SerbenchError
 
@@ -42,7 +43,7 @@ def evaluate_predictions(y: torch.Tensor, logits: torch.Tensor, labels: tuple[st
 
 
 def evaluate_attack(
-    name: str, attack: Attack, model: nn.Module, x: torch.Tensor | list[tuple[torch.Tensor, torch.Tensor]],
+    name: str, attack: Attack, model: nn.Module, x: torch.Tensor | list[tuple[torch.Tensor, ...]],
     y: torch.Tensor, clean_logits: torch.Tensor, labels: tuple[str, ...], batch_size: int = 128,
     target: nn.Module | None = None, *, threat: ThreatModel | dict[str, Any],
 ) -> tuple[dict[str, Any], np.ndarray]:
@@ -54,7 +55,11 @@ def evaluate_attack(
 
     ``model`` maps the attacked domain to logits (for waveforms: the front end +
     model pipeline) and ``x`` is in that domain: one tensor in ``y``'s order, or
-    length groups ``[(positions, x_group), ...]`` (segment protocol). With
+    length groups ``[(positions, x_group), ...]`` or ``[(positions, x_group, mask), ...]`` where ``mask``
+    (rows, last axis) marks the active, unpadded positions: the attack runs with the padding held
+    clean and its output is restricted to active positions
+    (:func:`serbench.attacks.padding.masked_generate`), so no budget is spent on, and no example is
+    won through, padding. With
     ``target`` (a transfer, black-box attack) the examples crafted on ``model``
     are scored on ``target``; ``clean_logits`` are then the target's.
     """
@@ -62,15 +67,15 @@ def evaluate_attack(
     check_logits(clean_logits, len(y), labels, "the model (clean)")
     model.eval()
     target = model if target is None else target.eval()
-    groups = [(torch.arange(len(x)), x)] if isinstance(x, torch.Tensor) else x
+    groups = [(torch.arange(len(x)), x, None)] if isinstance(x, torch.Tensor) else [(*g, None)[:3] for g in x]
     pred_t = torch.full((len(y),), -1, dtype=torch.long)
     meas: dict[str, list[torch.Tensor]] = {"linf": [], "l2": [], "snr_db": []}
     start = time.perf_counter()
-    for index, xg in groups:
+    for index, xg, mask in groups:
         for i in range(0, len(xg), batch_size):
             rows = index[i : i + batch_size]
             xb, yb = xg[i : i + batch_size], y[rows.to(y.device)]
-            x_adv = attack.generate(model, xb, yb)
+            x_adv = masked_generate(attack, model, xb, yb, None if mask is None else mask[i : i + batch_size])
             m = check_budget(name, threat, xb, x_adv)
             for k in meas:
                 meas[k].append(m[k].cpu())
