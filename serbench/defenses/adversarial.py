@@ -8,6 +8,9 @@ before the loss. Before ``start_iteration`` the loss is plain cross-entropy
 selection only considers checkpoints with at least one step at or after it
 (:meth:`Defense.first_defended_iteration`), so a warm-up checkpoint is never
 reported as a defended model.
+
+Examples are crafted inside the batch's feature bounds (``TrainBatch.bounds``, the fitted
+normalisation's range, not [0, 1]) and never touch padded frames (``TrainBatch.mask``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from serbench.attacks.padding import masked_generate
 from serbench.defenses.base import Defense, TrainBatch
 from serbench.errors import SerbenchError
 from serbench.registry import registry
@@ -41,11 +45,13 @@ class AdversarialObjective(Defense):
         return max(0, self.start_iteration)
 
     def adversarial(self, batch: TrainBatch) -> torch.Tensor:
+        if batch.bounds is not None and tuple(float(v) for v in batch.bounds) != self.attack.threat.bounds:
+            self.attack.threat = self.attack.threat.with_bounds(batch.bounds)
         model = batch.model
         modes = [(m, m.training) for m in model.modules()]
         model.eval()
         try:
-            x_adv = self.attack.generate(model, batch.x, batch.y)
+            x_adv = masked_generate(self.attack, model, batch.x, batch.y, batch.mask)
         finally:
             for m, mode in modes:
                 m.train(mode)

@@ -16,13 +16,22 @@ from torch import nn
 
 @dataclass
 class TrainBatch:
-    """One optimisation step's inputs. ``y`` holds class indices."""
+    """One optimisation step's inputs. ``y`` holds class indices.
+
+    ``bounds`` is the scaled feature domain (the fitted normalisation's (low, high)), which a defense
+    cannot infer from the batch: adversarial examples clipped to any other box (e.g. [0, 1] under a
+    log normalisation) are not the inputs the model meets under attack at test time. ``mask`` is (B, T) bool, True on
+    active frames of a pad/crop batch: perturbing padding trains against silence that is not speech.
+    None for either: the domain's default bounds, every frame active.
+    """
 
     model: nn.Module
     x: torch.Tensor
     y: torch.Tensor
     iteration: int
     generator: torch.Generator
+    bounds: tuple[float, float] | None = None
+    mask: torch.Tensor | None = None
 
 
 class Defense:

@@ -24,7 +24,7 @@ from serbench.defenses.base import Defense, TrainBatch
 from serbench.engine.evaluate import predict
 from serbench.engine.metrics import confusion, uar
 from serbench.engine.schedules import Schedule
-from serbench.errors import SpecError
+from serbench.errors import SerbenchError, SpecError
 
 ProgressFn = Callable[[int, int, dict[str, float]], None]
 
@@ -74,6 +74,18 @@ def check_defense_schedule(defense: Defense, total: int) -> None:
             f"start_iteration below {total} or raise training.iterations")
 
 
+def _check_mask(mask: torch.Tensor | None, x_train: torch.Tensor) -> torch.Tensor | None:
+    """``mask`` as bool on ``x_train``'s device, after checking it has one (N, T) row per training example."""
+    if mask is None:
+        return None
+    if mask.dim() != 2 or mask.shape[0] != len(x_train) or mask.shape[1] != x_train.shape[-1]:
+        raise SerbenchError(
+            f"training: padding mask has shape {tuple(mask.shape)} but the training features are "
+            f"{tuple(x_train.shape)}; it needs one row per example and one column per frame of the last axis, "
+            f"({len(x_train)}, {x_train.shape[-1]})")
+    return mask.to(device=x_train.device, dtype=torch.bool)
+
+
 def _autocast(device: torch.device):
     return torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
 
@@ -90,6 +102,9 @@ def train(
     num_classes: int,
     progress: ProgressFn | None = None,
     valid_logits: Callable[[nn.Module], torch.Tensor] | None = None,
+    *,
+    bounds: tuple[float, float] | None = None,
+    mask: torch.Tensor | None = None,
 ) -> TrainResult:
     """Train ``model`` in place on device tensors; return the best-on-validation weights.
 
@@ -106,8 +121,13 @@ def train(
 
     ``valid_logits(model)`` replaces ``predict(model, x_valid)`` where the validation decision is
     not one forward pass per row (Latif et al.'s segments: mean posterior over an utterance's windows).
+
+    ``bounds`` (the fitted normalisation's scaled feature range) and ``mask`` ((N, T) bool, True on
+    each training row's active frames, any device) reach the defense in every :class:`TrainBatch`, so
+    adversarial objectives craft examples inside the real feature domain and leave padding clean.
     """
     device = x_train.device
+    mask = _check_mask(mask, x_train)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=sched.lr, weight_decay=sched.weight_decay)
     n = len(x_train)
@@ -128,7 +148,8 @@ def train(
         pos += sched.batch_size
         model.train()
         with _autocast(device):
-            loss = defense.loss(TrainBatch(model, x_train[idx], y_train[idx], it, gen))
+            batch_mask = None if mask is None else mask[idx]
+            loss = defense.loss(TrainBatch(model, x_train[idx], y_train[idx], it, gen, bounds=bounds, mask=batch_mask))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
