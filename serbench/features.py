@@ -1,9 +1,9 @@
-"""Front end: waveform -> log-Mel (or log linear-STFT) features -> [0, 1], differentiable end to end.
+"""Front end: waveform -> log-Mel (or log linear-STFT) features in dB, differentiable end to end.
 
 Runs with torchaudio on the model's device so waveform-domain attacks get
-gradients through it. The scaler's statistics are fitted on the training
-partition only; scaling maps the training range onto [0, 1] so an attack's eps
-means "a fraction of the feature range" for every corpus and every library.
+gradients through it. The features are then scaled by a normalisation fitted on
+the training partition's active frames (:mod:`serbench.normalization`), which
+decides what a feature-domain eps means in dB; :class:`FeaturePipeline` chains both.
 """
 
 from __future__ import annotations
@@ -17,9 +17,6 @@ import torchaudio
 from torch import nn
 
 from serbench.errors import SerbenchError
-
-FEATURE_RANGE = (0.0, 1.0)
-
 
 @dataclass(frozen=True)
 class FrontendConfig:
@@ -143,37 +140,21 @@ class LogMel(nn.Module):
         return 1 + num_samples // self.config.hop_length
 
 
-class MinMaxScaler(nn.Module):
-    """Maps the training features' [min, max] onto [0, 1]; values outside are clipped."""
-
-    def __init__(self, low: float = 0.0, high: float = 1.0) -> None:
-        super().__init__()
-        self.register_buffer("low", torch.tensor(float(low)))
-        self.register_buffer("high", torch.tensor(float(high)))
-
-    @classmethod
-    def fit(cls, features: torch.Tensor) -> "MinMaxScaler":
-        low, high = float(features.min()), float(features.max())
-        if not high > low:
-            raise SerbenchError("feature scaler: training features are constant; is the training audio silent?")
-        return cls(low, high)
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return ((features - self.low) / (self.high - self.low)).clamp(*FEATURE_RANGE)
-
-    def state(self) -> dict[str, float]:
-        return {"low": float(self.low), "high": float(self.high)}
-
-
 class FeaturePipeline(nn.Module):
-    """Waveform -> scaled features -> logits: the model a waveform-domain attack sees."""
+    """Waveform -> scaled features -> logits: the model a waveform-domain attack sees.
 
-    def __init__(self, frontend: LogMel, scaler: MinMaxScaler, model: nn.Module) -> None:
+    ``norm`` is any fitted module mapping dB features to the model's input
+    (:class:`serbench.normalization.Normalization`); it is applied without a frame mask, so
+    the pipeline is a function of the waveform alone (zero padding reaches the log floor,
+    which every normalisation maps onto its lower bound).
+    """
+
+    def __init__(self, frontend: LogMel, norm: nn.Module, model: nn.Module) -> None:
         super().__init__()
-        self.frontend, self.scaler, self.model = frontend, scaler, model
+        self.frontend, self.norm, self.model = frontend, norm, model
 
     def features(self, wave: torch.Tensor) -> torch.Tensor:
-        return self.scaler(self.frontend(wave))
+        return self.norm(self.frontend(wave))
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         return self.model(self.features(wave))

@@ -385,6 +385,10 @@ class NaturalLog(Normalization):
         self._set(float(state["center_db"]), float(state["high_db"]))
 
 
+# What a spec gets without ``frontend.normalization``: eps in a physical unit (4.343 dB per bin) on every
+# corpus and front end (docs/methodology.md, "Normalisation, eps units and padding", gives the evidence).
+DEFAULT_NORMALIZATION = "natural-log"
+
 NORMALIZATIONS: dict[str, type[Normalization]] = {
     cls.name: cls for cls in (MinMax, MinMaxActive, Standardize, NaturalLog)
 }

@@ -73,7 +73,7 @@ def test_segmented_classifier_is_the_mean_posterior_of_its_windows():
 def test_training_windows_carry_their_utterance_label():
     policy = Segments(window=4, hop=2, max_samples=10**6, hop_length=1)
     feats = torch.arange(2 * 8, dtype=torch.float32).reshape(2, 1, 1, 8)
-    x, y = policy.training_inputs(feats, torch.tensor([3, 1]))
+    x, y, _ = policy.training_inputs(feats, torch.tensor([3, 1]))
     assert x.shape == (6, 1, 1, 4) and y.tolist() == [3, 3, 3, 1, 1, 1]
     assert torch.equal(x[4, 0, 0], torch.tensor([10.0, 11, 12, 13]))
 

@@ -30,15 +30,17 @@ from serbench.data.feature_cache import FeatureCache, feature_key
 from serbench.defenses.base import Defense
 from serbench.engine import data as fold_data
 from serbench.attacks import masking
-from serbench.attacks.base import input_gradient
+from serbench.attacks.base import ThreatModel, input_gradient
+from serbench.attacks.padding import sample_mask
 from serbench.attacks.ensemble import attack_labels, robust_accuracy, robust_uar
 from serbench.engine.evaluate import evaluate_attack, evaluate_predictions, predict
 from serbench.engine.lengths import LengthGroup, PadOrCrop, Segments, group_waves, length_policy, scatter
 from serbench.engine.schedules import Schedule
 from serbench.engine.train import train
 from serbench.errors import DataError, SerbenchError
-from serbench.features import FeaturePipeline, FrontendConfig, LogMel, MinMaxScaler
+from serbench.features import FeaturePipeline, FrontendConfig, LogMel
 from serbench.noises.base import mix_at_snr
+from serbench.normalization import Normalization, floor_db, from_state, normalization
 from serbench.registry import REGISTRIES, editable_installs, registry
 
 
@@ -112,40 +114,49 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
 
 
-Groups = list[tuple[torch.Tensor, torch.Tensor]]  # (positions in the partition, inputs) per length group
+# (positions in the partition, inputs, active-position mask (B, last axis)) per length group
+Groups = list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 
 
 class _TrainedModel:
-    """A trained model with the front end and scaler it was trained behind, plus the fold's test data.
+    """A trained model with the front end and normalisation it was trained behind, plus the fold's test data.
 
     ``eval_model`` is what every evaluation and attack sees: the model itself under pad/crop, the
     window-averaging :class:`SegmentedClassifier` around it under Latif et al.'s segments.
     """
 
-    def __init__(self, corpus: Corpus, model: torch.nn.Module, frontend: LogMel, scaler: MinMaxScaler,
+    def __init__(self, corpus: Corpus, model: torch.nn.Module, frontend: LogMel, norm: Normalization,
                  partitions: dict[str, fold_data.Partition], device: torch.device,
                  raw_features: Callable[[str], list[torch.Tensor]], policy: PadOrCrop | Segments) -> None:
-        self.corpus, self.model, self.frontend, self.scaler = corpus, model, frontend, scaler
+        self.corpus, self.model, self.frontend, self.norm = corpus, model, frontend, norm
         self.raw_features = raw_features
         self.partitions, self.device = partitions, device
         self.eval_model = policy.eval_model(model).to(device).eval()
-        self.pipeline = FeaturePipeline(frontend, scaler, self.eval_model).to(device).eval()
+        self.pipeline = FeaturePipeline(frontend, norm, self.eval_model).to(device).eval()
         self._features: dict[str, list[torch.Tensor]] = {}
         self._clean_logits: dict[str, torch.Tensor] = {}
         self._checks: dict[tuple[str, str], list[str]] = {}
 
+    def threat(self, threat: dict[str, Any]) -> ThreatModel:
+        """A cell's threat model inside this model's input domain (feature bounds: its normalisation's)."""
+        t = ThreatModel(**threat)
+        return t.with_bounds(self.norm.bounds) if t.domain == "feature" else t
+
     def attacked(self, part: str, domain: str) -> tuple[torch.nn.Module, Groups]:
-        """The model an attack in ``domain`` sees, and the inputs in that domain, per length group."""
+        """The model an attack in ``domain`` sees, and the inputs in that domain with the mask of their active
+        (not padded) positions, per length group: attacks leave the padding alone."""
         groups = self.partitions[part].groups
         if domain == "feature":
-            return self.eval_model, [(g.index, x) for g, x in zip(groups, self.features(part))]
-        return self.pipeline, [(g.index, g.waves.to(self.device)) for g in groups]
+            return self.eval_model, [(g.index, x, g.frame_mask(self.frontend.config.hop_length, x.shape[-1]))
+                                     for g, x in zip(groups, self.features(part))]
+        return self.pipeline, [(g.index, g.waves.to(self.device), sample_mask(g.lengths, g.waves.shape[-1]))
+                               for g in groups]
 
     def masking_checks(self, part: str, domain: str) -> list[str]:
         """AutoAttack-style sanity checks of the model itself, once per partition and domain."""
         if (part, domain) not in self._checks:
             model, groups = self.attacked(part, domain)
-            index, x = groups[0]
+            index, x, _ = groups[0]
             x, y = x[:64], self.partitions[part].labels[index[:64]].to(self.device)
             found = [masking.zero_gradients(input_gradient(model, x, y)),
                      masking.nondeterministic_forward(model, x)]
@@ -154,7 +165,7 @@ class _TrainedModel:
 
     def features(self, part: str) -> list[torch.Tensor]:
         if part not in self._features:
-            self._features[part] = [self.scaler(f) for f in self.raw_features(part)]
+            self._features[part] = [self.norm(f) for f in self.raw_features(part)]
         return self._features[part]
 
     def clean_logits(self, part: str) -> torch.Tensor:
@@ -390,7 +401,7 @@ class LocalRunner:
         spec = tc.spec
         corpus = self._corpus_for(tc)
         fold = corpus.fold(spec["dataset"]["protocol"], spec["dataset"]["fold"])
-        fe = {k: v for k, v in spec["frontend"].items() if k not in ("seconds", "segments")}
+        fe = {k: v for k, v in spec["frontend"].items() if k not in ("seconds", "segments", "normalization")}
         frontend = LogMel(FrontendConfig(**fe))
         if frontend.config.sample_rate != corpus.sample_rate:
             raise SerbenchError(
@@ -439,8 +450,8 @@ class LocalRunner:
         if cached is not None:
             try:
                 model.load_state_dict(cached["model"])
-                scaler = MinMaxScaler(cached["scaler"]["low"], cached["scaler"]["high"])
-            except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+                norm = _saved_normalization(cached["scaler"], spec["frontend"])
+            except (RuntimeError, KeyError, TypeError, ValueError, SerbenchError) as exc:
                 first = (str(exc).splitlines() or [""])[0][:160]
                 self.store.quarantine(self.store.checkpoint_path(tc.key), "incompatible",
                                       f"checkpoint does not fit model {spec['model']['name']!r} "
@@ -457,12 +468,16 @@ class LocalRunner:
             sched = Schedule(**spec["training"])
             # Ren et al.'s final models are fitted on train + dev for the fixed budget, without selection.
             fit_parts = ["train"] if sched.selects_on_valid else ["train", "valid"]
-            scaler = fold_data.fit_scaler([f for p in fit_parts for f in raw_features(p)])
+            # Statistics over the active frames of the fitted partitions: padding never enters them.
+            norm = _new_normalization(spec["frontend"]).fit(
+                [f for p in fit_parts for f in raw_features(p)],
+                [g.frame_mask(frontend.config.hop_length, f.shape[-1])
+                 for p in fit_parts for g, f in zip(partitions[p].groups, raw_features(p))])
             defense = registry("defenses").create(spec["defense"]["name"], **spec["defense"]["params"])
             if type(defense).expand_training_set is Defense.expand_training_set:
                 train_groups = [g for p in fit_parts for g in partitions[p].groups]
                 labels_of = [partitions[p].labels[g.index] for p in fit_parts for g in partitions[p].groups]
-                train_feats = [scaler(f) for p in fit_parts for f in raw_features(p)]
+                train_feats = [norm(f) for p in fit_parts for f in raw_features(p)]
             else:  # waveform augmentations work on the decoded, unpadded audio
                 rng = np.random.default_rng(spec["seed"])
                 fit_ids = [i for p in fit_parts for i in fold.partition(p)]
@@ -471,20 +486,23 @@ class LocalRunner:
                                                                         corpus.sample_rate, rng)
                 train_groups = group_waves(policy, train_waves)
                 labels_of = [torch.tensor(labels_list, dtype=torch.long)[g.index] for g in train_groups]
-                train_feats = [scaler(fold_data.compute_features(frontend, g.waves, self.device))
+                train_feats = [norm(fold_data.compute_features(frontend, g.waves, self.device))
                                for g in train_groups]
-            inputs = [policy.training_inputs(f, y.to(self.device)) for f, y in zip(train_feats, labels_of)]
-            x_train = torch.cat([x for x, _ in inputs])
-            y_train = torch.cat([y for _, y in inputs])
+            masks = [g.frame_mask(frontend.config.hop_length, f.shape[-1]).to(self.device)
+                     for g, f in zip(train_groups, train_feats)]
+            inputs = [policy.training_inputs(f, y.to(self.device), m) for f, y, m in zip(train_feats, labels_of, masks)]
+            x_train = torch.cat([x for x, _, _ in inputs])
+            y_train = torch.cat([y for _, y, _ in inputs])
+            m_train = torch.cat([m for _, _, m in inputs])
             n_train = sum(len(g.index) for g in train_groups)
             valid = partitions["valid"]
             x_valid, valid_logits = None, None
             if not sched.selects_on_valid:
                 pass  # nothing held out to select on
             elif isinstance(policy, PadOrCrop):
-                x_valid = scaler(raw_features("valid")[0])
+                x_valid = norm(raw_features("valid")[0])
             else:
-                x_valid_groups = [scaler(f) for f in raw_features("valid")]
+                x_valid_groups = [norm(f) for f in raw_features("valid")]
 
                 def valid_logits(m: torch.nn.Module) -> torch.Tensor:
                     seg = policy.eval_model(m)
@@ -495,7 +513,7 @@ class LocalRunner:
                 model, defense, x_train, y_train, x_valid,
                 valid.labels.to(self.device), sched, spec["seed"], len(corpus.labels),
                 progress=lambda it, tot, info: self.progress("train_step", {"it": it, "total": tot, **info}),
-                valid_logits=valid_logits,
+                valid_logits=valid_logits, bounds=norm.bounds, mask=m_train,
             )
             self.progress("train_end", {"label": label})
             train_record = {
@@ -506,15 +524,15 @@ class LocalRunner:
                 "created": _now(),
                 "data": {part: len(p) for part, p in partitions.items()}
                 | {"fit_on": sched.fit_on, "train_expanded": n_train, "train_inputs": len(x_train),
-                   "length": policy.describe()},
+                   "length": policy.describe(), "normalization": norm.describe()},
             }
             # The record travels inside the checkpoint: a run killed before the record's own write, or a
             # record damaged later, gets it back from there without training again.
-            self.store.save_checkpoint(tc.key, {"model": result.state_dict, "scaler": scaler.state()},
+            self.store.save_checkpoint(tc.key, {"model": result.state_dict, "scaler": norm.state()},
                                        record=train_record)
             self.store.write(train_record)
         model.eval()
-        return _TrainedModel(corpus, model, frontend, scaler.to(self.device), partitions, self.device, raw_features,
+        return _TrainedModel(corpus, model, frontend, norm.to(self.device), partitions, self.device, raw_features,
                              policy)
 
     def _evaluate(self, e: EvalCell, tm: _TrainedModel, env: dict[str, Any]) -> dict[str, Any]:
@@ -535,29 +553,32 @@ class LocalRunner:
                 noise_waves = torch.from_numpy(np.stack([
                     np.asarray(noise.sample(g.waves.shape[1], tm.corpus.sample_rate, rng), dtype=np.float32)
                     for _ in range(len(g.index))]))
-                noisy = mix_at_snr(g.waves, noise_waves, cond["snr_db"])
-                x = tm.scaler(fold_data.compute_features(tm.frontend, noisy, self.device))
+                noisy = mix_at_snr(g.waves, noise_waves, cond["snr_db"], lengths=g.lengths)  # SNR over speech
+                x = tm.norm(fold_data.compute_features(tm.frontend, noisy, self.device))
                 logits.append(predict(tm.eval_model, x))
             metrics = evaluate_predictions(y, scatter(part.groups, logits, len(part)), labels)
         elif cond["type"] in ("attack", "transfer"):
-            threat = cond["threat"]
-            attack = registry("attacks").create(cond["attack"]["name"], **cond["attack"]["params"], **threat)
-            model, x = tm.attacked(e.partition, threat["domain"])
+            threat = tm.threat(cond["threat"])  # the cell's budget inside the model's input domain
+            attack = registry("attacks").create(cond["attack"]["name"], **cond["attack"]["params"], **cond["threat"])
+            attack.threat = threat  # the attack clips to the domain it is run in; the harness still checks
+            model, x = tm.attacked(e.partition, threat.domain)
             target = None
             if cond["type"] == "transfer":
                 source_cell = TrainCell({**e.train.spec, **cond["source"]})
                 source = self._trained_source(source_cell, env)
-                if threat["domain"] == "feature" and source.scaler.state() != tm.scaler.state():
+                if threat.domain == "feature" and source.norm.state() != tm.norm.state():
                     raise SerbenchError(
-                        "feature-domain transfer needs source and target behind the same feature scaler; "
-                        "use domain: waveform for this pair"
+                        "feature-domain transfer needs source and target behind the same fitted feature "
+                        "normalisation; use domain: waveform for this pair"
                     )
-                model, target = source.attacked(e.partition, threat["domain"])[0], model
+                model, target = source.attacked(e.partition, threat.domain)[0], model
             else:
-                warnings += tm.masking_checks(e.partition, threat["domain"])
+                warnings += tm.masking_checks(e.partition, threat.domain)
             # Measured against the cell's threat model (held here), never the attack's own copy.
             metrics, _ = evaluate_attack(cond["attack"]["name"], attack, model, x, y,
                                          tm.clean_logits(e.partition), labels, target=target, threat=threat)
+            if threat.domain == "feature":  # what this eps is in dB per bin, under this model's normalisation
+                metrics["eps_units"] = tm.norm.eps_units(threat.eps)
         elif cond["type"] == "worst_case":
             # Every input of the threat model: white-box attacks and transfers (a masked gradient hides from the
             # former, not the latter). An attack is its whole identity (name, version, params): two fgsm with
@@ -700,11 +721,9 @@ def _load_partition(corpus: Corpus, ids: list[str], policy: PadOrCrop | Segments
             decoded.append(fold_data.load_waves(corpus, ids)[0])
         return decoded[0]
 
-    if isinstance(policy, PadOrCrop):
-        lengths = [policy.samples] * len(ids)  # no need to know them
-    else:
-        lengths = cache.get_or_compute(feature_key(corpus, ids, rate, {"policy": "lengths"}),
-                                       lambda: torch.tensor([len(w) for w in decode()])).tolist()
+    # Every utterance's length: it groups them (segments) and says where padding starts (masks).
+    lengths = cache.get_or_compute(feature_key(corpus, ids, rate, {"policy": "lengths"}),
+                                   lambda: torch.tensor([len(w) for w in decode()])).tolist()
     groups = []
     for index, samples in policy.group_lengths(lengths):
         group_ids = [ids[i] for i in index]
@@ -714,5 +733,21 @@ def _load_partition(corpus: Corpus, ids: list[str], policy: PadOrCrop | Segments
 
         key = feature_key(corpus, group_ids, rate, {"policy": "pad_or_crop", "samples": samples})
         waves = cache.get_or_compute(key, compute)
-        groups.append(LengthGroup(torch.tensor(index, dtype=torch.long), waves))
+        groups.append(LengthGroup(torch.tensor(index, dtype=torch.long), waves,
+                                  torch.tensor([min(lengths[i], samples) for i in index], dtype=torch.long)))
     return fold_data.Partition(ids, labels, groups)
+
+
+def _new_normalization(frontend_spec: dict[str, Any]) -> Normalization:
+    """The unfitted normalisation a train cell names, at its front end's log floor."""
+    params = dict(frontend_spec.get("normalization") or {"name": "minmax"})
+    return normalization(params.pop("name"), floor_db=floor_db(frontend_spec["log_floor"]), **params)
+
+
+def _saved_normalization(state: dict[str, Any], frontend_spec: dict[str, Any]) -> Normalization:
+    """A checkpoint's fitted normalisation; it must be the one the cell names (else the checkpoint is stale)."""
+    norm = from_state(state)
+    wanted = (frontend_spec.get("normalization") or {"name": "minmax"})["name"]
+    if norm.name != wanted:
+        raise ValueError(f"checkpoint normalisation {norm.name!r} is not the cell's {wanted!r}")
+    return norm

@@ -18,7 +18,11 @@ Front end: ``preset`` (``ren2020`` log-Mel, ``latif2020`` STFT spectrogram) with
 overrides; ``seconds`` pads/crops every utterance (Ren et al.), or, with
 ``segments: {window: 256, hop: 256}``, caps the audio kept and the model is
 trained on windows of frames whose posteriors are averaged per utterance
-(Latif et al.). ``training.fit_on: train+valid`` fits Ren et al.'s final models.
+(Latif et al.). ``normalization`` (default ``natural-log``; or ``standardize``,
+``minmax-active``, legacy ``minmax``; a name or ``{name, <params>}``) scales the
+features and so decides what a feature-domain eps means in dB
+(:mod:`serbench.normalization`). ``training.fit_on: train+valid`` fits Ren et
+al.'s final models.
 
 An axis item is a name or ``{name, params}``. Every component is resolved
 (plugins loaded) while the spec is read, so a bad name fails before any
@@ -45,6 +49,7 @@ from serbench.data.segments import WINDOW as SEGMENT_WINDOW
 from serbench.engine.schedules import Schedule, schedule
 from serbench.errors import PluginLoadError, SerbenchError, SpecError
 from serbench.features import FrontendConfig, frontend_config
+from serbench.normalization import DEFAULT_NORMALIZATION, NORMALIZATIONS, normalization
 from serbench.registry import Resolved, list_components, resolve
 
 if TYPE_CHECKING:
@@ -135,6 +140,7 @@ class Spec:
     worst_case: bool = False
     transfer: list[TransferAxis] = field(default_factory=list)
     segments: dict[str, int] | None = None  # Latif et al.'s windows; None = Ren et al.'s pad/crop
+    normalization: dict[str, Any] = field(default_factory=lambda: {"name": DEFAULT_NORMALIZATION})
     exclude: list[dict[str, Any]] = field(default_factory=list)
     source: dict[str, Any] = field(default_factory=dict)  # the mapping it was parsed from (includes merged)
     notes: list[str] = field(default_factory=list)  # what the reader skipped, e.g. glob matches
@@ -179,8 +185,9 @@ class Spec:
         return cells
 
     def frontend_spec(self) -> dict[str, Any]:
-        """The front end as a train cell records it: features, length policy (``seconds``, ``segments``)."""
-        spec = {**self.frontend.as_dict(), "seconds": self.seconds}
+        """The front end as a train cell records it: features, length policy (``seconds``, ``segments``) and
+        feature normalisation (``normalization``: it decides what a feature-domain eps means)."""
+        spec = {**self.frontend.as_dict(), "seconds": self.seconds, "normalization": dict(self.normalization)}
         return spec if self.segments is None else {**spec, "segments": dict(self.segments)}
 
     def eval_cells(self, train: TrainCell, *, apply_exclude: bool = True) -> list[EvalCell]:
@@ -467,6 +474,25 @@ def read_spec_mapping(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any
     return {**merged, **data}
 
 
+def _normalization(r: "_Reader", raw: Any) -> dict[str, Any]:
+    """``frontend.normalization``: a name, or ``{name, <params>}``; checked by building it."""
+    if isinstance(raw, str):
+        raw = {"name": raw}
+    raw = dict(r.mapping(raw, "frontend.normalization"))
+    if "name" not in raw:
+        raise r.fail("frontend.normalization", f"missing name; one of {', '.join(NORMALIZATIONS)}")
+    name, params = raw.pop("name"), raw
+    if "floor_db" in params:
+        raise r.fail("frontend.normalization.floor_db", "follows the front end's log floor; set frontend.log_floor")
+    if isinstance(params.get("percentiles"), tuple):
+        params["percentiles"] = list(params["percentiles"])
+    try:
+        normalization(str(name), **params)
+    except (SerbenchError, TypeError, ValueError) as exc:
+        raise r.fail("frontend.normalization", str(exc).removeprefix("normalization: ")) from None
+    return {"name": str(name), **params}
+
+
 def parse_spec(data: Any, path: str = "<spec>") -> Spec:
     r = _Reader(path)
     data = r.mapping(data, "")
@@ -524,6 +550,7 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
         if hop > window:
             raise r.fail("frontend.segments.hop", f"hop {hop} > window {window} would skip frames")
         segments = {"window": window, "hop": hop}
+    norm = _normalization(r, fe.pop("normalization", DEFAULT_NORMALIZATION))
     for key, value in fe.items():
         if isinstance(value, str) and _number_hint(value):
             r.number(value, f"frontend.{key}")  # YAML read a number as text: say how to write it
@@ -707,5 +734,5 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
         name=str(name), path=path, datasets=datasets, frontend=frontend, seconds=seconds, training=training,
         models=models, defenses=defenses, seeds=seeds, partitions=list(partitions), attacks=attacks,
         noises=noises, description=str(data.get("description", "")), worst_case=worst_case, transfer=transfer,
-        segments=segments, exclude=exclude, source=data, notes=notes,
+        segments=segments, exclude=exclude, source=data, notes=notes, normalization=norm,
     )

@@ -2,7 +2,7 @@
 
 A partition holds its waveforms in length groups (see :mod:`serbench.engine.lengths`):
 one group under Ren et al.'s pad/crop, one per window count under Latif et al.'s
-segments. The scaler is fitted on the training partition's features only.
+segments, each with its rows' active lengths (padding follows them).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 from serbench.data.audio import pad_or_crop
 from serbench.data.corpus import Corpus
 from serbench.engine.lengths import LengthGroup
-from serbench.features import LogMel, MinMaxScaler
+from serbench.features import LogMel
 
 
 @dataclass
@@ -57,10 +57,3 @@ def compute_features(frontend: LogMel, waves: torch.Tensor, device: torch.device
     frontend = frontend.to(device)
     parts = [frontend(waves[i : i + batch_size].to(device)) for i in range(0, len(waves), batch_size)]
     return torch.cat(parts)
-
-
-def fit_scaler(train_features: torch.Tensor | list[torch.Tensor]) -> MinMaxScaler:
-    """Min-max statistics over the training features (one tensor, or one per length group)."""
-    if isinstance(train_features, torch.Tensor):
-        return MinMaxScaler.fit(train_features)
-    return MinMaxScaler.fit(torch.stack([torch.stack([f.min(), f.max()]) for f in train_features]))

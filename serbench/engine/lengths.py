@@ -99,8 +99,10 @@ class PadOrCrop:
     def eval_model(self, model: nn.Module) -> nn.Module:
         return model
 
-    def training_inputs(self, features: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return features, labels
+    def training_inputs(self, features: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None,
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The model's training rows, their labels and their active-frame masks (``mask`` (B, T), or None)."""
+        return features, labels, mask
 
     def describe(self) -> dict[str, Any]:
         return {"policy": self.name, "samples": self.samples}
@@ -131,10 +133,16 @@ class Segments:
     def eval_model(self, model: nn.Module) -> nn.Module:
         return SegmentedClassifier(model, self.window, self.hop)
 
-    def training_inputs(self, features: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Every window of every utterance, each with its utterance's label."""
+    def training_inputs(self, features: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None,
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Every window of every utterance, each with its utterance's label and its frames' mask (``mask``
+        (B, T) of active frames, cut into the same windows; None stays None)."""
         windows, utterance = segment(features, self.window, self.hop)
-        return windows, labels[utterance.to(labels.device)]
+        window_mask = None
+        if mask is not None:
+            as_frames = mask.to(features.dtype).view(mask.shape[0], 1, 1, mask.shape[1])
+            window_mask = segment(as_frames, self.window, self.hop)[0][:, 0, 0, :] > 0.5
+        return windows, labels[utterance.to(labels.device)], window_mask
 
     def describe(self) -> dict[str, Any]:
         return {"policy": self.name, "window": self.window, "hop": self.hop, "max_samples": self.max_samples}
