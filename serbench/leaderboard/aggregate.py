@@ -33,6 +33,7 @@ gradient-masking warnings are kept and shown, never dropped.
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -68,9 +69,20 @@ class Column:
                 -(self.snr_db if self.snr_db is not None else 0.0))
 
 
-def threat_of(condition: dict[str, Any]) -> str:
+def threat_of(condition: dict[str, Any], record: dict[str, Any] | None = None) -> str:
+    """``domain/norm``; for the feature domain with ``record`` also the model's feature normalisation
+    (``feature/linf · natural-log``), since it decides what an eps means: boards never mix two."""
     threat = condition.get("threat")
-    return f"{threat['domain']}/{threat['norm']}" if threat else NO_THREAT
+    if not threat:
+        return NO_THREAT
+    label = f"{threat['domain']}/{threat['norm']}"
+    return f"{label} · {normalization_of(record)}" if threat["domain"] == "feature" and record else label
+
+
+def normalization_of(record: dict[str, Any]) -> str:
+    """The feature normalisation a record's model was trained behind (``minmax``: records from before the
+    option existed, whose scaler was the legacy min-max)."""
+    return ((record["train"].get("frontend") or {}).get("normalization") or {"name": "minmax"})["name"]
 
 
 def identity_key(component: dict[str, Any]) -> str:
@@ -192,12 +204,28 @@ class Board:
     @property
     def title(self) -> str:
         threat = "clean and noise" if self.threat == NO_THREAT else self.threat
-        return f"{self.corpus} · {self.protocol} · {self.partition} · {threat}"
+        unit = self.eps_unit
+        return f"{self.corpus} · {self.protocol} · {self.partition} · {threat}" + (f" ({unit})" if unit else "")
+
+    @property
+    def eps_unit(self) -> str | None:
+        """What one unit of eps is in dB per frequency bin, from the attack records' ``eps_units``
+        (``1 eps = 4.34 dB per bin``; a range where the normalisation's unit differs between bins)."""
+        per_unit = [(u["db_per_bin_mean"] / u["eps_scaled"], u["db_per_bin_min"] / u["eps_scaled"],
+                     u["db_per_bin_max"] / u["eps_scaled"])
+                    for _, rec in self.entries if rec.get("status") == "ok"
+                    for u in [(rec.get("metrics") or {}).get("eps_units")] if u and u.get("eps_scaled")]
+        if not per_unit:
+            return None
+        mean, low, high = (statistics.fmean(v) for v in zip(*per_unit))
+        if high - low < 1e-6 * max(abs(mean), 1.0):
+            return f"1 eps = {mean:.3g} dB per bin"
+        return f"1 eps = {mean:.3g} dB per bin on average, {low:.3g}-{high:.3g}"
 
     @property
     def slug(self) -> str:
         raw = f"{self.corpus}-{self.protocol}-{self.partition}-{self.threat}"
-        return "".join(c if c.isalnum() else "-" for c in raw).strip("-").lower()
+        return re.sub("-+", "-", "".join(c if c.isalnum() else "-" for c in raw)).strip("-").lower()
 
     def column(self, title: str) -> Column:
         return next(c for c in self.columns if c.title == title)
@@ -270,11 +298,11 @@ def build_boards(records: Iterable[dict[str, Any]], metric: str = "uar") -> list
     evals = check_records(r for r in records if r.get("kind") == "eval")  # refuses numbers that do not add up
     threats: dict[tuple[str, ...], set[str]] = {}
     for rec in evals:
-        threats.setdefault(_group(rec), set()).add(threat_of(rec["condition"]))
+        threats.setdefault(_group(rec), set()).add(threat_of(rec["condition"], rec))
     members: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for rec in evals:
         base = _group(rec)
-        threat = threat_of(rec["condition"])
+        threat = threat_of(rec["condition"], rec)
         attacked = sorted(threats[base] - {NO_THREAT})
         # clean and noise columns appear on every threat model's board of their corpus
         for target in [threat] if threat != NO_THREAT else (attacked or [NO_THREAT]):

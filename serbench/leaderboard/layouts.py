@@ -37,7 +37,6 @@ REN_DEVIATIONS = [
     "DEMoS copy would be cut",
     "dev figures are of the checkpoint selected on dev (checked every 500 of the 10 000 iterations): optimistic, "
     "as any figure selected on the data it reports; test models are fit on train+dev with no selection",
-    "eps is in serbench's scaled-feature units (docs/methodology.md); the paper does not state its feature scale",
     "one run (seed 0) per cell, as the paper reports; its Table 3 (noise augmentation) is not run",
 ]
 LATIF_DEVIATIONS = [
@@ -48,8 +47,28 @@ LATIF_DEVIATIONS = [
     "cross-corpus: a random 30 % of each class of MSP-IMPROV selects, 70 % tests, so speakers may be on both "
     "sides, as in the paper; the draw is fixed (cross-corpus seed 0) across repetitions",
     "training stops after 20 epochs without validation gain, and at 200 epochs at most (the paper states no cap)",
-    "eps is in serbench's scaled-feature units (docs/methodology.md); the paper does not state its feature scale",
 ]
+
+
+def eps_note(records: Iterable[dict[str, Any]]) -> str | None:
+    """What the tables' eps is in dB per bin, from the attack records' ``eps_units`` (the papers state no
+    feature scale, so the unit is serbench's choice and must be read off the table)."""
+    units = {}
+    for r in records:
+        u = (r.get("metrics") or {}).get("eps_units")
+        if r["condition"]["type"] == "attack" and r["condition"]["threat"]["domain"] == "feature":
+            name = u["normalization"] if u else "minmax"
+            if u and u.get("eps_scaled"):
+                units.setdefault(name, []).append(u["db_per_bin_mean"] / u["eps_scaled"])
+            else:
+                units.setdefault(name, [])
+    if not units:
+        return None
+    parts = [f"{name} features, 1 eps = {statistics.fmean(v):.3g} dB per bin" + (" on average" if name == "standardize"
+                                                                                else "")
+             if v else f"{name} features (legacy records: no dB per bin recorded)" for name, v in sorted(units.items())]
+    return ("eps is in the units of the models' feature normalisation: " + "; ".join(parts)
+            + " (the paper states no feature scale; docs/methodology.md)")
 
 
 @dataclass
@@ -200,6 +219,8 @@ def _ren_table(corpus: str, domain: str | None, recs: list[dict[str, Any]], mode
                                                                    " (no FGSM records)"),
              "dev: the valid partition (models fit on train); test: the test partition (models fit as the spec "
              "says, train+valid in Ren et al.)", *REN_DEVIATIONS]
+    if (unit := eps_note(recs)) is not None:
+        notes.append(unit)
     if marked:
         notes.append("*: better than single training of the same model in the same column at p < .001, "
                      "one-tailed, by Ren et al.'s z-test (unpaired, as in the paper; n: distinct test utterances); "
@@ -279,8 +300,9 @@ def _latif_attacks(corpus: str, recs: list[dict[str, Any]], model_of: Callable, 
     header = ["model", "augmentation"] + [f"{head(a)} {e:g}" for a, e in columns]
     rows = [[m, "none" if d == "standard" else d]
             + [_text(cells.get((m, d, a, e)), metric, "percent") for a, e in columns] for m, d in systems]
+    unit = eps_note(recs)
     return PaperTable(_slug("latif2020-table3", corpus), f"Latif et al. 2020, Table 3 layout — {metric.upper()} "
-                      f"(%) under adversarial attacks — {corpus}", header, rows)
+                      f"(%) under adversarial attacks — {corpus}", header, rows, [unit] if unit else [])
 
 
 def _slug(*parts: str) -> str:
