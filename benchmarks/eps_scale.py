@@ -42,7 +42,7 @@ from serbench.engine.lengths import PadOrCrop, group_waves
 from serbench.engine.metrics import confusion, uar
 from serbench.engine.schedules import schedule
 from serbench.engine.train import train
-from serbench.features import LogMel, frontend_config
+from serbench.features import LogSpectrogram, frontend_config
 from serbench.normalization import FLOOR_TOLERANCE_DB, floor_fraction, normalization
 from serbench.registry import registry
 
@@ -61,7 +61,7 @@ class UnitDomain(nn.Module):
         return self.model(self.low + u * self.span)
 
 
-def load(corpus, fold, part: str, samples: int, frontend: LogMel, device: torch.device):
+def load(corpus, fold, part: str, samples: int, frontend: LogSpectrogram, device: torch.device):
     ids = list(fold.partition(part))
     waves, labels = fold_data.load_waves(corpus, ids)
     (g,) = group_waves(PadOrCrop(samples), waves)
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     corpus = registry("datasets").create("synthetic")
     fold = corpus.fold("leave-one-session-out", 0)
-    frontend = LogMel(frontend_config("ren2020")).to(device)
+    frontend = LogSpectrogram(frontend_config("ren2020")).to(device)
     samples = int(round(2.0 * corpus.sample_rate))
     parts = {p: load(corpus, fold, p, samples, frontend, device) for p in ("train", "valid", "test")}
     n_classes = len(corpus.labels)

@@ -105,11 +105,11 @@ def frontend_config(preset: str = "ren2020", **overrides: Any) -> FrontendConfig
         raise SerbenchError(f"front end: {exc}") from None
 
 
-class LogMel(nn.Module):
+class LogSpectrogram(nn.Module):
     """(B, samples) waveform -> (B, 1, height, frames) log power spectrogram (dB), Mel or linear.
 
-    The name is historical: with ``kind="stft"`` the Mel filterbank is skipped and the
-    lowest ``n_bins`` linear-frequency bins are kept (Latif et al.'s spectrogram).
+    ``kind="log-mel"`` applies the Mel filterbank (Ren et al.); with ``kind="stft"`` it is skipped and
+    the lowest ``n_bins`` linear-frequency bins are kept (Latif et al.'s spectrogram).
     """
 
     def __init__(self, config: FrontendConfig | None = None) -> None:
@@ -140,6 +140,10 @@ class LogMel(nn.Module):
         return 1 + num_samples // self.config.hop_length
 
 
+# The old name, from when only log-Mel features existed: plugins may import it.
+LogMel = LogSpectrogram
+
+
 class FeaturePipeline(nn.Module):
     """Waveform -> scaled features -> logits: the model a waveform-domain attack sees.
 
@@ -149,7 +153,7 @@ class FeaturePipeline(nn.Module):
     which every normalisation maps onto its lower bound).
     """
 
-    def __init__(self, frontend: LogMel, norm: nn.Module, model: nn.Module) -> None:
+    def __init__(self, frontend: LogSpectrogram, norm: nn.Module, model: nn.Module) -> None:
         super().__init__()
         self.frontend, self.norm, self.model = frontend, norm, model
 

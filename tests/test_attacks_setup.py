@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from serbench.features import FeaturePipeline, LogMel, frontend_config
+from serbench.features import FeaturePipeline, LogSpectrogram, frontend_config
 from serbench.normalization import normalization
 from serbench.models.cnn4 import CNN4
 
@@ -81,7 +81,7 @@ def waveform_batch(seed: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
 
 def waveform_model(seed: int = 0) -> FeaturePipeline:
     """Front end (ren2020 log-Mel, 32 bins) + scaler fitted on the batch + tiny CNN-4, eval mode."""
-    frontend = LogMel(frontend_config(n_mels=32))
+    frontend = LogSpectrogram(frontend_config(n_mels=32))
     x, _ = waveform_batch()
     with torch.no_grad():
         scaler = normalization("minmax").fit(frontend(x))  # the [0, 1] domain the peers' defaults assume

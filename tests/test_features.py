@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from serbench.features import FeaturePipeline, FrontendConfig, LogMel, frontend_config
+from serbench.features import FeaturePipeline, FrontendConfig, LogSpectrogram, frontend_config
 from serbench.normalization import normalization
 from serbench.errors import SerbenchError
 
@@ -24,7 +24,7 @@ def test_log_mel_matches_librosa(top_db):
     rng = np.random.default_rng(0)
     t = np.arange(16000) / 16000
     wave = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(16000)).astype(np.float32)
-    ours = LogMel(FrontendConfig(top_db=top_db))(torch.from_numpy(wave)[None])[0, 0].double().numpy()
+    ours = LogSpectrogram(FrontendConfig(top_db=top_db))(torch.from_numpy(wave)[None])[0, 0].double().numpy()
     mel = librosa.feature.melspectrogram(y=wave.astype(np.float64), sr=16000, n_fft=512, hop_length=256,
                                          win_length=512, n_mels=64, power=2.0, center=True, pad_mode="reflect")
     ref = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=top_db)
@@ -34,7 +34,7 @@ def test_log_mel_matches_librosa(top_db):
 
 def test_shapes_range_and_gradient():
     waves = torch.randn(3, 32000) * 0.1
-    fe = LogMel()
+    fe = LogSpectrogram()
     feats = fe(waves)
     assert feats.shape == (3, 1, 64, 126)
     scaler = normalization("minmax").fit(feats[:2])

@@ -15,7 +15,7 @@ from serbench.bench.store import Store
 from serbench.engine.evaluate import evaluate_attack
 from serbench.engine.lengths import PadOrCrop, SegmentedClassifier, Segments, group_waves, scatter
 from serbench.errors import SpecError
-from serbench.features import LogMel, frontend_config
+from serbench.features import LogSpectrogram, frontend_config
 
 
 class WindowMean(nn.Module):
@@ -33,7 +33,7 @@ class WindowMean(nn.Module):
 def test_latif_stft_front_end_agrees_with_librosa():
     config = frontend_config("latif2020")
     wave = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
-    ours = LogMel(config)(torch.from_numpy(wave)[None])[0, 0].numpy()
+    ours = LogSpectrogram(config)(torch.from_numpy(wave)[None])[0, 0].numpy()
     power = np.abs(librosa.stft(wave, n_fft=400, hop_length=160, win_length=400, window="hamming",
                                 center=True, pad_mode="reflect")) ** 2
     ref = 10 * np.log10(np.maximum(power[:128], 1e-10))
@@ -47,7 +47,7 @@ def test_groups_sit_on_the_window_grid_of_the_real_front_end():
     lengths = [8000, 40000, 41000, 16000 * 10, 3000, 70000]  # frames: 51, 251, 257, 601 (capped), 19, 438
     groups = policy.group_lengths(lengths)
     assert [index for index, _ in groups] == [[0, 1, 4], [2], [5], [3]]
-    frontend = LogMel(config)
+    frontend = LogSpectrogram(config)
     for index, samples in groups:
         frames = frontend(torch.zeros(1, samples)).shape[-1]
         k = policy.windows_for(lengths[index[0]])

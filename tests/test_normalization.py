@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 
 from serbench.engine.lengths import PadOrCrop, frame_mask, group_waves
 from serbench.errors import SerbenchError
-from serbench.features import LogMel
+from serbench.features import LogSpectrogram
 from serbench.normalization import (
     DB_PER_NEPER_POWER,
     NORMALIZATIONS,
@@ -44,7 +44,7 @@ def utterances(n: int = 5, seed: int = 0) -> list[np.ndarray]:
 
 def padded_features(waves: list[np.ndarray], samples: int) -> tuple[torch.Tensor, torch.Tensor]:
     (g,) = group_waves(PadOrCrop(samples), waves)
-    feats = LogMel()(g.waves)
+    feats = LogSpectrogram()(g.waves)
     return feats, g.frame_mask(HOP, feats.shape[-1])
 
 
@@ -153,7 +153,7 @@ def test_padding_would_have_moved_the_old_statistics():
     waves = [w for w in utterances() if not np.any(w == 0.0)]
     short, short_mask = padded_features(waves, 17600)  # no row is padded by more than a few frames
     long, long_mask = padded_features(waves, 48000)
-    unpadded = torch.cat([LogMel()(torch.from_numpy(w)[None]) for w in waves], dim=-1)
+    unpadded = torch.cat([LogSpectrogram()(torch.from_numpy(w)[None]) for w in waves], dim=-1)
     assert float(unpadded.min()) > FLOOR + 1  # none of this audio is at the floor by itself
     assert float(OldMinMaxScaler([long]).low) == pytest.approx(FLOOR)
     assert floor_fraction(long, long_mask)["padding"] > 0.5
@@ -205,6 +205,6 @@ def test_errors_name_the_option():
         normalization("standardize")(torch.zeros(1, 1, 4, 3))
     with pytest.raises(SerbenchError, match="percentiles"):
         normalization("minmax-active", percentiles=(90, 10))
-    silent = LogMel()(torch.zeros(2, 8000))
+    silent = LogSpectrogram()(torch.zeros(2, 8000))
     with pytest.raises(SerbenchError, match="log floor"):
         normalization("standardize").fit(silent, frame_mask(torch.tensor([8000, 8000]), HOP, silent.shape[-1]))

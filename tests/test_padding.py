@@ -19,7 +19,7 @@ from serbench.attacks.padding import (
 )
 from serbench.attacks.pgd import PGD
 from serbench.engine.lengths import LengthGroup, PadOrCrop, Segments, frame_mask, group_waves
-from serbench.features import LogMel
+from serbench.features import LogSpectrogram
 from serbench.noises import WhiteNoise, mix_at_snr
 
 SR = 16000
@@ -45,7 +45,7 @@ def test_group_waves_records_active_lengths_and_old_callers_get_full_width():
 
 @pytest.mark.parametrize("hop", [256, 160])
 def test_frame_mask_matches_the_centred_stft(hop):
-    frontend = LogMel()
+    frontend = LogSpectrogram()
     lengths = torch.tensor([1, 255, 256, 257, 5000, 32000])
     n_frames = 1 + 32000 // hop
     mask = frame_mask(lengths, hop, n_frames)

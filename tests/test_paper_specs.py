@@ -14,7 +14,7 @@ import torch
 
 from serbench.bench.spec import load_spec
 from serbench.engine.lengths import length_policy
-from serbench.features import LogMel
+from serbench.features import LogSpectrogram
 from serbench.leaderboard.layouts import latif2020
 from test_corpus_fakes import make_demos, make_iemocap, make_msp_improv
 
@@ -54,7 +54,7 @@ def test_ren2020_pads_to_the_papers_373_frames(name):
     """The paper pads every utterance to the longest: (373, 64) log-Mel images, not the 3.0 s default crop."""
     spec = load_spec(BENCHMARKS / name)
     policy = length_policy(spec.frontend_spec(), spec.frontend.sample_rate)
-    frontend = LogMel(spec.frontend)
+    frontend = LogSpectrogram(spec.frontend)
     assert policy.name == "pad_or_crop" and frontend.num_frames(policy.samples) == 373
     assert frontend(torch.zeros(1, policy.samples)).shape[-2:] == (64, 373)
     assert "5.96 s" in " ".join(spec.description.split())

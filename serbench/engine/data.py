@@ -15,7 +15,7 @@ import torch
 from serbench.data.audio import pad_or_crop
 from serbench.data.corpus import Corpus
 from serbench.engine.lengths import LengthGroup
-from serbench.features import LogMel
+from serbench.features import LogSpectrogram
 
 
 @dataclass
@@ -51,7 +51,7 @@ def stack(ids: list[str], waves: list[np.ndarray], labels: list[int], num_sample
 
 
 @torch.no_grad()
-def compute_features(frontend: LogMel, waves: torch.Tensor, device: torch.device,
+def compute_features(frontend: LogSpectrogram, waves: torch.Tensor, device: torch.device,
                      batch_size: int = 256) -> torch.Tensor:
     """Unscaled log-Mel features of every row, computed on ``device``, returned on ``device``."""
     frontend = frontend.to(device)

@@ -54,9 +54,10 @@ class LengthGroup:
 def frame_mask(lengths: torch.Tensor, hop_length: int, n_frames: int) -> torch.Tensor:
     """(B, n_frames) bool: True on the frames a centred STFT of the unpadded row would have.
 
-    A row of ``n`` active samples has ``1 + n // hop_length`` frames (:meth:`serbench.features.LogMel.num_frames`);
-    the frames after them are padding. The last active frame's window reaches into the padding by up
-    to half a window, as it reaches into the reflection when the row is not padded.
+    A row of ``n`` active samples has ``1 + n // hop_length`` frames
+    (:meth:`serbench.features.LogSpectrogram.num_frames`); the frames after them are padding. The last
+    active frame's window reaches into the padding by up to half a window, as it reaches into the
+    reflection when the row is not padded.
     """
     lengths = torch.as_tensor(lengths, dtype=torch.long)
     active = (1 + lengths // int(hop_length)).clamp(max=int(n_frames))
