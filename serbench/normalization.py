@@ -40,7 +40,6 @@ as ``minmax``.
 
 from __future__ import annotations
 
-import difflib
 import math
 from typing import Any, ClassVar
 
@@ -49,6 +48,7 @@ import torch
 from torch import nn
 
 from serbench.errors import SerbenchError
+from serbench.suggest import did_you_mean
 
 # Values within this distance of the log floor count as "at the floor" (padding, digital silence).
 FLOOR_TOLERANCE_DB = 1e-3
@@ -396,8 +396,7 @@ _CONSTRUCTOR_KEYS = {"minmax": (), "minmax-active": ("percentiles",), "standardi
 
 
 def _unknown(name: Any) -> SerbenchError:
-    close = difflib.get_close_matches(str(name), list(NORMALIZATIONS), n=2, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    hint = did_you_mean(str(name), NORMALIZATIONS, n=2, cutoff=0.5)
     return SerbenchError(f"normalization: unknown option {name!r}{hint} (options: {', '.join(NORMALIZATIONS)})")
 
 

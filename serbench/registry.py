@@ -13,7 +13,6 @@ plugin namespace convention ``art.pgd`` is unaffected).
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import hashlib
 import importlib
@@ -32,6 +31,7 @@ from serbench.errors import (
     SerbenchError,
     UnknownComponentError,
 )
+from serbench.suggest import did_you_mean
 
 KINDS: tuple[str, ...] = ("datasets", "models", "attacks", "defenses", "noises")
 ENTRY_POINT_GROUP = "serbench.{kind}"
@@ -44,6 +44,15 @@ _BUILTIN_MODULES = {
     "noises": "serbench.noises",
 }
 _ATTR = "__serbench_component__"
+# The class every component of a kind must be (checked on classes when a component loads; a factory
+# function is trusted, since checking what it returns would mean building a corpus or a model to list it).
+_BASES = {
+    "datasets": ("serbench.data.corpus", "Corpus"),
+    "models": ("torch.nn", "Module"),
+    "attacks": ("serbench.attacks.base", "Attack"),
+    "defenses": ("serbench.defenses.base", "Defense"),
+    "noises": ("serbench.noises.base", "Noise"),
+}
 
 
 @dataclass(frozen=True)
@@ -268,6 +277,17 @@ def _info_from(kind: str, name: str, obj: Any, source: str, version: str,
     )
 
 
+def check_base(kind: str, obj: Any) -> None:
+    """Raise TypeError when class ``obj`` is not a subclass of ``kind``'s base (a plugin is then broken)."""
+    if not inspect.isclass(obj):
+        return
+    module, attr = _BASES[kind]
+    base = getattr(importlib.import_module(module), attr)
+    if not issubclass(obj, base):
+        raise TypeError(f"{obj.__module__}.{obj.__qualname__} is not a subclass of {module}.{attr}, "
+                        f"the base class of {kind}")
+
+
 @dataclass
 class _PluginEntry:
     entry_point: metadata.EntryPoint
@@ -313,6 +333,7 @@ class Registry:
                 name=name, version=version, summary=summary, paper=paper,
                 tags=tags, variants=variants, defaults=defaults,
             )(obj)
+            check_base(self.kind, obj)
             info = _info_from(self.kind, name, obj, "serbench", "1.0")
             with self._lock:
                 if name in self._builtins:
@@ -389,6 +410,7 @@ class Registry:
             obj = entry.entry_point.load()
             if not callable(obj):
                 raise TypeError(f"entry point target {obj!r} is not a class or factory")
+            check_base(self.kind, obj)
             info = _info_from(self.kind, name, obj, entry.package, entry.package_version, entry.package_version)
             declared = (getattr(obj, _ATTR, None) or {}).get("name")
             if declared and declared != name:
@@ -433,8 +455,7 @@ class Registry:
 
     def _unknown_message(self, name: str) -> str:
         candidates = self.names(variants=True)
-        close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        hint = did_you_mean(name, candidates, n=3, cutoff=0.5)
         return (
             f"unknown {self.kind[:-1]} {name!r}{hint} "
             f"(`serbench list {self.kind}` shows all {len(candidates)})"
@@ -487,8 +508,7 @@ def registry(kind: str) -> Registry:
     try:
         return REGISTRIES[kind]
     except KeyError:
-        close = difflib.get_close_matches(kind, KINDS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(kind, KINDS)
         raise UnknownComponentError(
             f"unknown component kind {kind!r}{hint} (kinds: {', '.join(KINDS)})"
         ) from None

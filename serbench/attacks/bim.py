@@ -6,8 +6,15 @@ import math
 
 from serbench.attacks.pgd import PGD
 from serbench.errors import SerbenchError
+from serbench.registry import register
 
 
+@register(
+    "attacks", "bim", version="1.0",
+    summary="Basic iterative method (iterative FGSM), Linf, 10 steps of 1.25*eps/10 from the clean input",
+    paper="Kurakin et al., ICLR workshop 2017; Latif et al., Interspeech 2020",
+    tags=("native", "white-box", "linf", "iterative"),
+)
 class BIM(PGD):
     r"""Basic iterative method (iterative FGSM): x_{n+1} = Clip_{x, eps}(x_n + alpha * sign(grad)).
 

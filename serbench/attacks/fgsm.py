@@ -9,8 +9,15 @@ from torch import nn
 
 from serbench.attacks.base import Attack, input_gradient
 from serbench.errors import SerbenchError
+from serbench.registry import register
 
 
+@register(
+    "attacks", "fgsm", version="1.0",
+    summary="Fast gradient sign method, Linf, clipped to [x - eta, x + eta] (Ren et al. eq. 1-2)",
+    paper="Goodfellow et al., ICLR 2015; Ren et al., ICASSP 2020",
+    tags=("native", "white-box", "linf", "single-step"),
+)
 class FGSM(Attack):
     r"""Fast gradient sign method: x' = x + eps * sign(grad), clipped to [x - eta, x + eta] and the range.
 

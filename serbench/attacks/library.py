@@ -7,11 +7,11 @@ the parameters serbench sets itself (threat model, model) refused in params.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from typing import Any, Mapping
 
 from serbench.errors import SerbenchError
+from serbench.suggest import did_you_mean
 
 
 def library_attack_class(owner: str, cls: str, classes: Mapping[str, type], what: str, example: str,
@@ -24,8 +24,7 @@ def library_attack_class(owner: str, cls: str, classes: Mapping[str, type], what
     if not cls:
         raise SerbenchError(f"attack {owner!r} needs params.cls, the class name of {what}, e.g. cls: {example}")
     if cls not in classes:
-        close = difflib.get_close_matches(cls, list(classes), n=3, cutoff=0.5)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        hint = did_you_mean(cls, classes, n=3, cutoff=0.5)
         raise SerbenchError(f"attack {owner!r}: {cls!r} is not {what}{hint}")
     attack_class = classes[cls]
     signature = inspect.signature(attack_class.__init__).parameters

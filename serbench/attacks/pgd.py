@@ -10,8 +10,15 @@ from torch import nn
 from serbench.attacks.base import Attack
 from serbench.attacks.projection import project, random_start, step
 from serbench.errors import SerbenchError
+from serbench.registry import register
 
 
+@register(
+    "attacks", "pgd", version="1.0",
+    summary="Projected gradient descent, Linf / L2 / SNR dB, 10 steps of 2.5*eps/10, random start",
+    paper="Madry et al., ICLR 2018",
+    tags=("native", "white-box", "linf", "l2", "snr", "iterative"),
+)
 class PGD(Attack):
     r"""Projected gradient descent on the cross-entropy, Linf, L2 or SNR budget, optional random start.
 

@@ -25,6 +25,7 @@ import numpy as np
 from serbench.data.corpus import Corpus, Utterance, declare_protocols
 from serbench.data.protocols import Fold, gender_interleaved, stable_order
 from serbench.errors import SerbenchError
+from serbench.registry import register
 
 SEP = "/"
 
@@ -203,6 +204,12 @@ def _source_valid(pair: Corpus) -> list[Fold]:
     )]
 
 
+@register(
+    "datasets", "cross-corpus", version="1.0",
+    summary="Train on one corpus, test on another through a label mapping (Latif et al. 30/70 selection)",
+    paper="Latif et al. 2020, Interspeech",
+    tags=("cross-corpus",),
+)
 @declare_protocols("target-selection", "source-valid")
 def cross_corpus(source: str = "iemocap", target: str = "msp-improv", source_params: dict | None = None,
                  target_params: dict | None = None, mapping: dict[str, dict[str, str]] | None = None,

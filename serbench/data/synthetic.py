@@ -29,6 +29,7 @@ from serbench.data.corpus import Utterance, declare_protocols
 from serbench.data.generated import GeneratedCorpus
 from serbench.data.protocols import leave_one_session_out, leave_one_speaker_out
 from serbench.errors import SerbenchError
+from serbench.registry import register
 
 LABELS = ("angry", "happy", "neutral", "sad")
 GENERATOR_VERSION = "1"
@@ -201,6 +202,13 @@ class SyntheticCorpus(GeneratedCorpus):
         return audio
 
 
+@register(
+    "datasets",
+    "synthetic",
+    version="1.0",
+    summary="Embedded procedurally generated emotional speech: 4 IEMOCAP classes, 5 sessions x 2 speakers",
+    tags=("embedded", "4-class", "offline"),
+)
 @declare_protocols("leave-one-session-out", "leave-one-speaker-out")
 def synthetic(seed: int = 0, sessions: int = 5, utterances_per_class: int = 24, sample_rate: int = 16000,
               max_seconds: float = 2.0) -> SyntheticCorpus:

@@ -23,7 +23,7 @@ from torch import nn
 from serbench.attacks.padding import masked_generate
 from serbench.defenses.base import Defense, TrainBatch
 from serbench.errors import SerbenchError
-from serbench.registry import registry
+from serbench.registry import register, registry
 
 
 class AdversarialObjective(Defense):
@@ -59,6 +59,14 @@ class AdversarialObjective(Defense):
         return x_adv.detach()
 
 
+# 1.1 (vanilla-adv, similarity-adv, pgd-adv, compose): model selection only considers checkpoints trained with
+# the defense active (issue 21), so models cached by 1.0 keys, possibly warm-up checkpoints, are not reused;
+# similarity-adv 1.1 also compares the final layer's output by default (similarity_on: logits).
+@register(
+    "defenses", "vanilla-adv", version="1.1",
+    summary="Vanilla adversarial training: a*L(x) + (1-a)*L(x'), x' from any attack (FGSM default)",
+    paper="Ren et al., ICASSP 2020", tags=("adversarial",),
+)
 class VanillaAdversarial(AdversarialObjective):
     """L = a * L(x) + (1 - a) * L(x') (Ren et al. eq. 3), x' from any registered attack."""
 
@@ -80,6 +88,11 @@ class VanillaAdversarial(AdversarialObjective):
 SIMILARITY_ON = ("logits", "embedding")
 
 
+@register(
+    "defenses", "similarity-adv", version="1.1",
+    summary="Similarity-based adversarial training: b*L(x) + g*L(x') + (1-b-g)*||v - v'||_2, v: logits",
+    paper="Ren et al., ICASSP 2020", tags=("adversarial",),
+)
 class SimilarityAdversarial(AdversarialObjective):
     """L = b * L(x) + g * L(x') + (1 - b - g) * ||v - v'||_2 (Ren et al. eq. 4).
 
@@ -126,6 +139,11 @@ class SimilarityAdversarial(AdversarialObjective):
         return self.b * clean + self.g * adv + (1 - self.b - self.g) * distance
 
 
+@register(
+    "defenses", "pgd-adv", version="1.1",
+    summary="PGD adversarial training (min-max), a defense none of the three papers tried",
+    paper="Madry et al., ICLR 2018", tags=("adversarial",),
+)
 class PGDAdversarial(AdversarialObjective):
     """Madry et al.: minimise the loss on PGD examples (``clean_weight`` mixes in the clean loss)."""
 

@@ -17,8 +17,14 @@ from torch import nn
 
 from serbench.defenses.base import Defense, TrainBatch
 from serbench.errors import SerbenchError
+from serbench.registry import register
 
 
+@register(
+    "defenses", "mixup", version="1.0",
+    summary="Mixup on features: convex combinations of inputs and labels, l ~ Beta(alpha, alpha)",
+    paper="Zhang et al., ICLR 2018; Latif et al., Interspeech 2020", tags=("augmentation",),
+)
 class Mixup(Defense):
     """x = l * x_i + (1 - l) * x_j with soft labels likewise, l ~ Beta(alpha, alpha) per batch (Zhang et al.).
 
@@ -51,8 +57,15 @@ class Mixup(Defense):
             (1 - lam) * nn.functional.cross_entropy(logits, batch.y[perm])
 
 
+@register(
+    "defenses", "speed", version="1.0",
+    summary="Speed perturbation: extra copies of each training utterance at factors 0.9 and 1.1",
+    paper="Latif et al., Interspeech 2020", tags=("augmentation", "waveform"),
+)
 class SpeedPerturbation(Defense):
     """Extra copies of each training utterance at speed factors (0.9 and 1.1: Latif et al.), via torchaudio."""
+
+    expands_training_set = True
 
     def __init__(self, factors: list[float] | None = None) -> None:
         self.factors = [0.9, 1.1] if factors is None else [float(f) for f in factors]
@@ -72,9 +85,16 @@ class SpeedPerturbation(Defense):
         return out_w, out_l
 
 
+@register(
+    "defenses", "noise-aug", version="1.0",
+    summary="Noise augmentation: coloured (and background) noise copies at random SNR (audiomentations)",
+    tags=("augmentation", "waveform"),
+)
 class NoiseAugmentation(Defense):
     """Noisy copies of each training utterance: coloured noise at a random SNR (audiomentations), plus
     background noise from ``background_dir`` when given."""
+
+    expands_training_set = True
 
     def __init__(self, min_snr_db: float = 5.0, max_snr_db: float = 30.0, copies: int = 1,
                  background_dir: str | None = None) -> None:

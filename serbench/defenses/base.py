@@ -8,6 +8,7 @@ there) and :meth:`Defense.loss` on every mini-batch of scaled features.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -35,7 +36,15 @@ class TrainBatch:
 
 
 class Defense:
-    """Base class; the default is plain empirical risk minimisation."""
+    """Base class; the default is plain empirical risk minimisation.
+
+    Capabilities are declared, not probed: ``expands_training_set`` is True on every defense whose
+    :meth:`expand_training_set` must see the decoded waveforms (the trainer takes the waveform path for it),
+    and ``adversarial_batches`` counts the mini-batches trained on adversarial examples (None: not counted).
+    """
+
+    expands_training_set: ClassVar[bool] = False
+    adversarial_batches: int | None = None
 
     def expand_training_set(
         self, waves: list[np.ndarray], labels: list[int], sample_rate: int, rng: np.random.Generator

@@ -10,11 +10,19 @@ from typing import Any
 
 from serbench.defenses.base import Defense, TrainBatch
 from serbench.errors import SerbenchError
-from serbench.registry import registry
+from serbench.registry import register, registry
 
 
+@register(
+    "defenses", "compose", version="1.1",
+    summary="Combine defenses written in the spec: augmentations chain, one part may define the loss",
+    tags=("composition",),
+)
 class Compose(Defense):
     """Chain the parts' training-set expansions; the loss comes from the one part that defines it."""
+
+    # Always the waveform path, whatever the parts: that is how compose cells were trained, and their keys stay.
+    expands_training_set = True
 
     def __init__(self, parts: list[Any] | None = None) -> None:
         if not parts:

@@ -6,8 +6,15 @@ import torch
 from torch import nn
 
 from serbench.models.base import SERModel, conv_bn_relu, scaled
+from serbench.registry import register
 
 
+@register(
+    "models", "cnn4", version="1.0",
+    summary="CNN-4 (Ren et al. 2020): conv 64/128/256/512 5x5 + 2x2 max pool, global max pool, FC",
+    paper="Ren et al., ICASSP 2020", tags=("cnn", "paper"),
+    variants={"small": {"width": 0.25}, "tiny": {"width": 0.125}},
+)
 class CNN4(SERModel):
     """Four 5x5 conv blocks [64, 128, 256, 512], 2x2 max pooling after each, global max pooling, FC.
 

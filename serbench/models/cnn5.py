@@ -6,8 +6,15 @@ import torch
 from torch import nn
 
 from serbench.models.base import SERModel, conv_bn_relu, scaled
+from serbench.registry import register
 
 
+@register(
+    "models", "cnn5", version="1.0",
+    summary="CNN-5 (robust SER on IEMOCAP): five 5x5 conv blocks 64..512 + 2x2 max pool stride 2, FC",
+    paper="Robust SER under FGSM adversarial training on IEMOCAP (seed C)", tags=("cnn", "paper"),
+    variants={"small": {"width": 0.25}},
+)
 class CNN5(SERModel):
     """Five 5x5 conv blocks [64, 128, 256, 512, 512], 2x2 max pooling stride 2 after each, global max pool, FC.
 

@@ -13,6 +13,7 @@ from torch import nn
 
 from serbench.models.base import SERModel
 from serbench.models.recurrent import SequenceLSTM, to_sequence
+from serbench.registry import register
 
 
 class DenseLayer(nn.Module):
@@ -71,6 +72,12 @@ class _DenseTrunk(nn.Module):
         return self.norm(h), skips
 
 
+@register(
+    "models", "densenet", version="1.0",
+    summary="DenseNet baseline: 3 DenseBlocks (L=6, G=16), global average pooling, FC 1000",
+    paper="Latif et al., Interspeech 2020", tags=("densenet", "baseline"),
+    variants={"small": {"growth": 8, "fc": 128}},
+)
 class DenseNet(SERModel):
     """Three DenseBlocks (L = 6, G = 16), global average pooling, FC 1000 (the embedding), linear head."""
 
@@ -91,6 +98,12 @@ class DenseNet(SERModel):
         return self.fc(z)
 
 
+@register(
+    "models", "densenet-lstm", version="1.0",
+    summary="DenseNet-LSTM baseline: 3 DenseBlocks (L=6, G=16) read over time by an LSTM",
+    paper="Latif et al., Interspeech 2020", tags=("densenet", "recurrent", "baseline"),
+    variants={"small": {"growth": 8, "hidden": 64}},
+)
 class DenseNetLSTM(SERModel):
     """The DenseNet trunk read as a sequence over time by an LSTM instead of global pooling."""
 
@@ -126,6 +139,12 @@ class Highway(nn.Module):
         return gate * torch.relu(self.h(x)) + (1 - gate) * x
 
 
+@register(
+    "models", "densenet-lstm-highway", version="1.0",
+    summary="Latif et al.'s model: 2 DenseBlocks (L=6, G=24), LSTM, summed skips, 3 highway layers of 128",
+    paper="Latif et al., Interspeech 2020", tags=("densenet", "recurrent", "highway", "paper"),
+    variants={"small": {"growth": 12, "hidden": 64, "highway": 64}},
+)
 class DenseNetLSTMHighway(SERModel):
     """Latif et al.'s proposed model.
 

@@ -12,6 +12,7 @@ from torch import nn
 
 from serbench.models.base import SERModel, conv_bn_relu, scaled
 from serbench.models.recurrent import SequenceLSTM, to_sequence
+from serbench.registry import register
 
 
 def _conv_stack(in_channels: int, width: float) -> tuple[nn.Sequential, int]:
@@ -24,6 +25,12 @@ def _conv_stack(in_channels: int, width: float) -> tuple[nn.Sequential, int]:
     return nn.Sequential(*blocks), cin
 
 
+@register(
+    "models", "cnn", version="1.0",
+    summary="Spectrogram CNN baseline after Satt et al. 2017 (layer sizes serbench's: 3 conv blocks 32..128)",
+    paper="Satt et al., Interspeech 2017; Latif et al., Interspeech 2020", tags=("cnn", "baseline"),
+    variants={"small": {"width": 0.5, "hidden": 64}},
+)
 class SattCNN(SERModel):
     """Three conv blocks, global average pooling, FC 128 + ReLU (the embedding), linear head."""
 
@@ -42,6 +49,12 @@ class SattCNN(SERModel):
         return self.fc(z)
 
 
+@register(
+    "models", "cnn-lstm", version="1.0",
+    summary="CNN-LSTM baseline after Satt et al. 2017: conv blocks read over time by an LSTM",
+    paper="Satt et al., Interspeech 2017; Latif et al., Interspeech 2020", tags=("cnn", "recurrent", "baseline"),
+    variants={"small": {"width": 0.5, "hidden": 64}},
+)
 class SattCNNLSTM(SERModel):
     """The same conv blocks, the feature map read as a sequence over time, an LSTM; its last output embeds."""
 

@@ -13,8 +13,14 @@ from torch import nn
 from torchvision import models as tvm
 
 from serbench.models.base import SERModel
+from serbench.registry import register
 
 
+@register(
+    "models", "vgg16", version="1.0",
+    summary="VGG-16 (torchvision, configuration D), 1-channel input, global average pooling + FC head",
+    paper="Simonyan & Zisserman 2015; Ren et al., ICASSP 2020", tags=("cnn", "paper", "torchvision"),
+)
 class VGG16(SERModel):
     """torchvision VGG-16 (configuration D, no BN) convolution stack, 1-channel input, GAP + FC."""
 
@@ -37,6 +43,11 @@ class VGG16(SERModel):
         return self.fc(z)
 
 
+@register(
+    "models", "resnet50", version="1.0",
+    summary="ResNet-50 (torchvision bottlenecks [3,4,6,3]), 1-channel 7x7 stem, global average pooling + FC",
+    paper="He et al. 2016; Ren et al., ICASSP 2020", tags=("cnn", "paper", "torchvision"),
+)
 class ResNet50(SERModel):
     """torchvision ResNet-50 (bottlenecks [3, 4, 6, 3]), 1-channel 7x7 stem, GAP + FC."""
 

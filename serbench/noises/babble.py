@@ -16,8 +16,14 @@ import numpy as np
 from serbench.data.audio import resample
 from serbench.errors import SerbenchError
 from serbench.noises.base import Noise
+from serbench.registry import register
 
 
+@register(
+    "noises", "babble", version="1.0",
+    summary="Babble: several talkers of a speech corpus (default the embedded synthetic one) at once",
+    tags=("speech", "non-stationary", "offline"),
+)
 class BabbleNoise(Noise):
     """Sum of ``talkers`` utterances drawn from ``corpus`` (built with ``corpus_params``)."""
 

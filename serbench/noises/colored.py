@@ -12,8 +12,14 @@ import numpy as np
 
 from serbench.errors import SerbenchError
 from serbench.noises.base import Noise
+from serbench.registry import register
 
 
+@register(
+    "noises", "white", version="1.0",
+    summary="White Gaussian noise mixed at a target SNR",
+    tags=("synthetic", "stationary"),
+)
 class WhiteNoise(Noise):
     """White Gaussian noise: flat power spectrum."""
 
@@ -38,6 +44,11 @@ def shaped_noise(num_samples: int, sample_rate: int, rng: np.random.Generator, e
     return (out / std).astype(np.float32)
 
 
+@register(
+    "noises", "pink", version="1.0",
+    summary="Pink Gaussian noise (power 1/f, -3 dB/octave above 20 Hz) mixed at a target SNR",
+    tags=("synthetic", "stationary"),
+)
 class PinkNoise(Noise):
     """Pink noise: power falls 3 dB per octave (1/f)."""
 
@@ -48,6 +59,11 @@ class PinkNoise(Noise):
         return shaped_noise(num_samples, sample_rate, rng, 1.0, self.f_min)
 
 
+@register(
+    "noises", "brown", version="1.0",
+    summary="Brown Gaussian noise (power 1/f^2, -6 dB/octave above 20 Hz) mixed at a target SNR",
+    tags=("synthetic", "stationary"),
+)
 class BrownNoise(Noise):
     """Brown (red) noise: power falls 6 dB per octave (1/f^2)."""
 

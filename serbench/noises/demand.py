@@ -19,6 +19,7 @@ from serbench.data.local import env_var, resolve_root
 from serbench.errors import DataError, SerbenchError
 from serbench.noises.base import Noise
 from serbench.noises.files import read_excerpt
+from serbench.registry import register
 
 ENVIRONMENTS = (
     "DKITCHEN", "DLIVING", "DWASHING", "NFIELD", "NPARK", "NRIVER", "OHALLWAY", "OMEETING", "OOFFICE",
@@ -49,6 +50,20 @@ def _channels(folder: Path, code: str) -> list[Path]:
     return []
 
 
+def variants() -> dict[str, dict[str, list[str]]]:
+    """``demand.kitchen`` ... for Latif's five, ``demand.dkitchen`` ... for all 18."""
+    out = {name: {"environments": [code]} for name, code in LATIF.items()}
+    out.update({code.lower(): {"environments": [code]} for code in ENVIRONMENTS})
+    return out
+
+
+@register(
+    "noises", "demand", version="1.0",
+    summary="DEMAND environmental noise from a local copy (default: Latif et al.'s five environments)",
+    paper="Thiemann et al. 2013, DEMAND: a collection of multi-channel recordings of acoustic noise",
+    tags=("recorded", "local"),
+    variants=variants(),
+)
 class DemandNoise(Noise):
     """DEMAND noise: a random channel and offset of a random environment among ``environments``."""
 
@@ -88,12 +103,3 @@ class DemandNoise(Noise):
         files = self.files(code, sample_rate)
         path = files[int(rng.integers(len(files)))]
         return read_excerpt(path, num_samples, sample_rate, rng)
-
-
-def variants() -> dict[str, dict[str, list[str]]]:
-    """``demand.kitchen`` ... for Latif's five, ``demand.dkitchen`` ... for all 18."""
-    out = {name: {"environments": [code]} for name, code in LATIF.items()}
-    out.update({code.lower(): {"environments": [code]} for code in ENVIRONMENTS})
-    return out
-
-

@@ -15,10 +15,18 @@ from serbench.data.local import env_var, resolve_root, walk_files
 from serbench.errors import DataError, SerbenchError
 from serbench.noises.base import Noise
 from serbench.noises.files import read_excerpt
+from serbench.registry import register
 
 SUBSETS = ("noise", "music", "speech")
 
 
+@register(
+    "noises", "musan", version="1.0",
+    summary="MUSAN noise, music or speech from a local copy",
+    paper="Snyder et al. 2015, MUSAN: a music, speech, and noise corpus",
+    tags=("recorded", "local"),
+    variants={s: {"subset": s} for s in SUBSETS},
+)
 class MusanNoise(Noise):
     """MUSAN noise, music or babble-free speech: a random file of ``subset`` at a random offset."""
 

@@ -20,6 +20,7 @@ from serbench.data.local import LocalCorpus, find_named, matching_files, read_te
 from serbench.data.problems import WARNING, Problem
 from serbench.data.protocols import leave_one_speaker_out_rotating, speaker_kfold
 from serbench.errors import DataError
+from serbench.registry import register
 
 NAME = "crema-d"
 EMOTIONS = {"ANG": "angry", "DIS": "disgust", "FEA": "fear", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
@@ -50,6 +51,12 @@ def _genders(path: Path | None) -> dict[str, str]:
     return out
 
 
+@register(
+    "datasets", "crema-d", version="1.0",
+    summary="CREMA-D from a local copy: 6 classes, 91 actors",
+    paper="Cao et al. 2014, CREMA-D: crowd-sourced emotional multimodal actors dataset",
+    tags=("local", "6-class", "english", "acted"),
+)
 @declare_protocols("speaker-kfold", "leave-one-speaker-out")
 def crema_d(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
     """CREMA-D from a local copy (6 classes, 91 actors); audio resampled to ``sample_rate``."""

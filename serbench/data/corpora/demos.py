@@ -23,6 +23,7 @@ from serbench.data.local import LocalCorpus, index_by_stem, no_files_error, reso
 from serbench.data.problems import WARNING, Problem
 from serbench.data.protocols import speaker_kfold, speaker_split
 from serbench.errors import DataError
+from serbench.registry import register
 
 NAME = "demos"
 CODES = {
@@ -40,6 +41,12 @@ def ren2020(corpus: LocalCorpus) -> list:
     return [speaker_split(corpus, "ren2020", REN_SIZES, seed="ren2020")]
 
 
+@register(
+    "datasets", "demos", version="1.0",
+    summary="DEMoS (Italian) from a local copy: 7 classes without neutral, 68 speakers, Ren et al. split",
+    paper="Parada-Cabaleiro et al. 2020, DEMoS: an Italian emotional speech corpus",
+    tags=("local", "7-class", "italian", "induced"),
+)
 @declare_protocols("ren2020", "speaker-kfold")
 def demos(root: str | None = None, sample_rate: int = 16000, neutral: bool = False) -> LocalCorpus:
     """DEMoS from a local copy: 7 classes (``neutral=True`` adds neutral); resampled to ``sample_rate``."""

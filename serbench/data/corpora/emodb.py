@@ -14,6 +14,7 @@ from serbench.data.corpus import Utterance, declare_protocols
 from serbench.data.local import LocalCorpus, matching_files, resolve_root
 from serbench.data.protocols import leave_one_speaker_out_rotating, speaker_kfold
 from serbench.errors import DataError
+from serbench.registry import register
 
 NAME = "emodb"
 EMOTIONS = {
@@ -25,6 +26,12 @@ MALE = ("03", "10", "11", "12", "15")
 _STEM = re.compile(r"^(\d\d)([a-z]\d\d)([A-Za-z])([a-z])$")
 
 
+@register(
+    "datasets", "emodb", version="1.0",
+    summary="EmoDB (Berlin, German) from a local copy: 7 classes, 10 speakers",
+    paper="Burkhardt et al. 2005, A database of German emotional speech",
+    tags=("local", "7-class", "german", "acted"),
+)
 @declare_protocols("leave-one-speaker-out", "speaker-kfold")
 def emodb(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
     """EmoDB from a local copy (7 classes, 10 speakers); audio resampled to ``sample_rate``."""

@@ -27,6 +27,7 @@ from serbench.data.local import (
 from serbench.data.problems import WARNING, Problem
 from serbench.data.protocols import leave_one_session_out, leave_one_speaker_out
 from serbench.errors import DataError
+from serbench.registry import register
 
 NAME = "iemocap"
 LABELS = ("angry", "happy", "neutral", "sad")
@@ -70,6 +71,12 @@ def parse_label_file(path: Path) -> dict[str, tuple[str, float, float]]:
     return out
 
 
+@register(
+    "datasets", "iemocap", version="1.0",
+    summary="IEMOCAP from a local copy: 4 classes (hap+exc), 10 speakers, 5 sessions",
+    paper="Busso et al. 2008, IEMOCAP: interactive emotional dyadic motion capture database",
+    tags=("local", "4-class", "english", "acted"),
+)
 @declare_protocols("leave-one-session-out", "leave-one-speaker-out")
 def iemocap(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
     """IEMOCAP from a local copy (4 classes, 10 speakers, 5 sessions); audio resampled to ``sample_rate``."""

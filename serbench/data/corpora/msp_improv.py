@@ -25,6 +25,7 @@ from serbench.data.local import (
 from serbench.data.problems import WARNING, Problem
 from serbench.data.protocols import leave_one_session_out, leave_one_speaker_out
 from serbench.errors import DataError
+from serbench.registry import register
 
 NAME = "msp-improv"
 LABELS = ("angry", "happy", "neutral", "sad")
@@ -64,6 +65,12 @@ def _evaluation_file(root: Path) -> Path:
     return found[0]
 
 
+@register(
+    "datasets", "msp-improv", version="1.0",
+    summary="MSP-IMPROV from a local copy: 4 classes, 12 speakers, 6 sessions",
+    paper="Busso et al. 2017, MSP-IMPROV: an acted corpus of dyadic interactions",
+    tags=("local", "4-class", "english", "acted"),
+)
 @declare_protocols("leave-one-session-out", "leave-one-speaker-out")
 def msp_improv(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
     """MSP-IMPROV from a local copy (4 classes, 12 speakers, 6 sessions), resampled to ``sample_rate``."""

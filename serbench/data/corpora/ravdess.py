@@ -15,6 +15,7 @@ from serbench.data.corpus import Utterance, declare_protocols
 from serbench.data.local import LocalCorpus, matching_files, resolve_root
 from serbench.data.protocols import leave_one_speaker_out_rotating, speaker_kfold
 from serbench.errors import DataError
+from serbench.registry import register
 
 NAME = "ravdess"
 EMOTIONS = {
@@ -25,6 +26,12 @@ LABELS = tuple(sorted(EMOTIONS.values()))
 _STEM = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
 
 
+@register(
+    "datasets", "ravdess", version="1.0",
+    summary="RAVDESS speech from a local copy: 8 classes, 24 actors",
+    paper="Livingstone & Russo 2018, The Ryerson Audio-Visual Database of Emotional Speech and Song",
+    tags=("local", "8-class", "english", "acted"),
+)
 @declare_protocols("speaker-kfold", "leave-one-speaker-out")
 def ravdess(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
     """RAVDESS speech from a local copy (8 classes, 24 actors); audio resampled to ``sample_rate``."""

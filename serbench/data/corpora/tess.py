@@ -21,6 +21,7 @@ from serbench.data.corpus import Corpus, Utterance, declare_protocols
 from serbench.data.local import LocalCorpus, matching_files, resolve_root
 from serbench.data.protocols import Fold, stable_order
 from serbench.errors import DataError, SerbenchError
+from serbench.registry import register
 
 NAME = "tess"
 EMOTIONS = {
@@ -55,6 +56,12 @@ def train_one_test_other(corpus: Corpus) -> list[Fold]:
     return folds
 
 
+@register(
+    "datasets", "tess", version="1.0",
+    summary="TESS from a local copy: 7 classes, 2 speakers (no speaker-independent validation exists)",
+    paper="Dupuis & Pichora-Fuller 2010, Toronto emotional speech set",
+    tags=("local", "7-class", "english", "acted"),
+)
 @declare_protocols("train-one-test-other")
 def tess(root: str | None = None, sample_rate: int = 16000) -> LocalCorpus:
     """TESS from a local copy (7 classes, 2 speakers); audio resampled to ``sample_rate``."""
