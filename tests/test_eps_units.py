@@ -10,12 +10,14 @@ from torch import nn
 
 import serbench
 from serbench.attacks.base import Attack
-from serbench.bench.runner import LocalRunner, _load_partition
+from serbench.bench import conditions
+from serbench.bench.folds import load_partition
+from serbench.bench.runner import LocalRunner
 from serbench.bench.spec import parse_spec
 from serbench.bench.store import Store
 from serbench.data.feature_cache import FeatureCache
 from serbench.engine.lengths import PadOrCrop
-from serbench.features import LogMel
+from serbench.features import LogSpectrogram
 from serbench.leaderboard.aggregate import build_boards
 from serbench.normalization import DB_PER_NEPER_POWER, FLOOR_TOLERANCE_DB, floor_db, from_state
 
@@ -67,7 +69,7 @@ def test_normalisation_statistics_are_those_of_the_unpadded_training_audio(tmp_p
     assert norm.name == "natural-log"
     corpus = runner.corpus(0)
     ids = corpus.fold("leave-one-session-out", 0).partition("train")
-    values = torch.cat([LogMel()(torch.from_numpy(corpus.load_audio(corpus[i]))[None]).flatten() for i in ids])
+    values = torch.cat([LogSpectrogram()(torch.from_numpy(corpus.load_audio(corpus[i]))[None]).flatten() for i in ids])
     values = values[values > floor_db() + FLOOR_TOLERANCE_DB].double()
     # the last frame of each utterance sees zeros where the unpadded STFT reflects: a small difference
     assert norm.center_db == pytest.approx(float(values.mean()), abs=0.5)
@@ -81,7 +83,7 @@ def test_feature_attacks_run_in_the_normalisations_bounds_and_never_in_the_paddi
     norm = from_state(store.load_checkpoint(tc.key)["scaler"])
     assert SEEN["bounds"] and set(SEEN["bounds"]) == {norm.bounds}
     assert min(SEEN["x_min"]) < 0.0  # natural-log features: the domain is not [0, 1]
-    recs = {e.condition["attack"]["name"]: store.read(e.key) for e in evals if e.condition["type"] == "attack"}
+    recs = {e.condition.attack["name"]: store.read(e.key) for e in evals if isinstance(e.condition, conditions.Attack)}
     # everything the attack wrote was padding: restricted to the utterances, nothing is left
     assert recs["test.paddingonly"]["metrics"]["perturbation"]["linf_max"] == 0.0
     assert recs["test.paddingonly"]["metrics"]["success_rate"] == 0.0
@@ -110,13 +112,13 @@ def test_the_normalisation_is_part_of_the_train_key(padding_only):
     assert len(set(keys.values())) == 3
     default = parse_spec({**tiny(), "frontend": {"seconds": 3.0}}).train_cells({}, {0: "data"})[0]
     assert default.key == keys["natural-log"]  # the default, named in the key like any other
-    assert default.spec["frontend"]["normalization"] == {"name": "natural-log"}
+    assert default.identity["frontend"]["normalization"] == {"name": "natural-log"}
 
 
 def test_partitions_know_where_each_utterance_ends(tmp_path):
     corpus = serbench.get("datasets", "synthetic", utterances_per_class=3)
     ids = [u.id for u in corpus.utterances][:12]
-    part = _load_partition(corpus, ids, PadOrCrop(int(1.5 * corpus.sample_rate)), FeatureCache(tmp_path))
+    part = load_partition(corpus, ids, PadOrCrop(int(1.5 * corpus.sample_rate)), FeatureCache(tmp_path))
     (group,) = part.groups
     true = np.array([len(corpus.load_audio(corpus[i])) for i in ids])
     assert group.lengths.tolist() == np.minimum(true, group.waves.shape[1]).tolist()

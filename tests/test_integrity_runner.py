@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 import serbench
 from serbench.attacks.base import Attack, ThreatModel
 from serbench.attacks.budget import check_budget
+from serbench.bench.cross_cell import cross_cell_warnings
 from serbench.bench.runner import LocalRunner, _reason
 from serbench.bench.spec import parse_spec
 from serbench.bench.store import Store
@@ -83,12 +84,12 @@ def _store_records(tmp_path, spec: dict, metrics_of) -> tuple[LocalRunner, list]
     parsed = parse_spec(spec)
     runner = LocalRunner(parsed, store, device="cpu")
     ((tc, evals),) = runner.plan()  # expands the matrix (keys name the data), trains nothing
-    evals = [e for e in evals if e.condition["type"] == "attack"]
+    evals = [e for e in evals if e.condition.identity["type"] == "attack"]
     for e in evals:
         store.write({"key": e.key, "kind": "eval", "train_key": tc.key, "status": "ok", "error": None,
-                     "train": tc.spec, "partition": e.partition, "condition": e.condition,
-                     "metrics": metrics_of(e.condition), "warnings": []})
-    runner._cross_cell_warnings(evals)
+                     "train": tc.identity, "partition": e.partition, "condition": e.condition.identity,
+                     "metrics": metrics_of(e.condition.identity), "warnings": []})
+    cross_cell_warnings(runner.store, evals)
     return runner, [store.read(e.key) for e in evals]
 
 

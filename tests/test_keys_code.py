@@ -45,7 +45,7 @@ def noise_keys(tmp_path) -> list[str]:
                                    "folds": [0]},
                        "models": ["cnn4.tiny"], "noises": [{"name": "dummy.hum", "snr": [10]}]})
     trains = LocalRunner(spec, Store(tmp_path / "results"), device="cpu").train_cells()
-    return [e.key for e in spec.eval_cells(trains[0]) if e.condition["type"] == "noise"]
+    return [e.key for e in spec.eval_cells(trains[0]) if e.condition.identity["type"] == "noise"]
 
 
 def reload_plugins() -> None:

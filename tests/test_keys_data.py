@@ -70,7 +70,7 @@ def test_the_data_is_part_of_every_key_and_its_location_is_not(tmp_path):
     assert not set(same_a) & set(other)  # every train and eval cell is new on the other data
     assert features_key(tmp_path / "a") == features_key(tmp_path / "b") != features_key(tmp_path / "c")
     assert "root" not in plan(tmp_path, {"name": "emodb", "params": {"root": str(tmp_path / "a")},
-                                         "folds": [0]})[0].spec["dataset"]["params"]
+                                         "folds": [0]})[0].identity["dataset"]["params"]
 
 
 def test_rewriting_a_file_changes_the_keys_on_the_next_load(tmp_path):
@@ -196,7 +196,7 @@ def test_the_default_protocol_is_named_in_the_key(tmp_path):
     explicit = plan(tmp_path, {"name": "synthetic", "params": TINY, "folds": [0],
                                "protocol": "leave-one-session-out"})
     assert [tc.key for tc in implicit] == [tc.key for tc in explicit]
-    assert implicit[0].spec["dataset"]["protocol"] == "leave-one-session-out"
+    assert implicit[0].identity["dataset"]["protocol"] == "leave-one-session-out"
     other = plan(tmp_path, {"name": "synthetic", "params": TINY, "folds": [0], "protocol": "leave-one-speaker-out"})
     assert other[0].key != implicit[0].key
     spec = parse_spec(spec_for({"name": "synthetic", "params": TINY}))

@@ -124,29 +124,30 @@ SPEC = {
 
 def test_worst_case_lists_transfer_inputs_and_comes_after_them():
     spec = parse_spec(SPEC)
-    by_model = {tc.spec["model"]["name"]: spec.eval_cells(tc) for tc in spec.train_cells()}
+    by_model = {tc.identity["model"]["name"]: spec.eval_cells(tc) for tc in spec.train_cells()}
     cells = by_model["cnn4.tiny"]
-    types = [c.condition["type"] for c in cells]
-    worst = [c for c in cells if c.condition["type"] == "worst_case"]
+    types = [c.condition.identity["type"] for c in cells]
+    worst = [c for c in cells if c.condition.identity["type"] == "worst_case"]
     # eps 0.01: fgsm + its transfer; eps 0.02: a lone transfer is no worst case of two
-    assert [w.condition["threat"]["eps"] for w in worst] == [0.01]
+    assert [w.condition.identity["threat"]["eps"] for w in worst] == [0.01]
     (wc,) = worst
-    assert [a["name"] for a in wc.condition["attacks"]] == ["fgsm"]
-    (tr,) = wc.condition["transfers"]
+    assert [a["name"] for a in wc.condition.identity["attacks"]] == ["fgsm"]
+    (tr,) = wc.condition.identity["transfers"]
     assert tr["source"]["model"]["name"] == "cnn4.small" and tr["attack"]["name"] == "fgsm"
     assert max(i for i, t in enumerate(types) if t in ("attack", "transfer")) < types.index("worst_case")
     # its transfer input is a cell of this train cell: same condition identity as the transfer cell
-    assert {"type": "transfer", **tr, "threat": wc.condition["threat"]} in [c.condition for c in cells]
+    transfer = {"type": "transfer", **tr, "threat": wc.condition.identity["threat"]}
+    assert transfer in [c.condition.identity for c in cells]
     # the source model attacks no copy of itself: one white-box attack alone is no worst case
-    assert [c.condition["type"] for c in by_model["cnn4.small"]].count("worst_case") == 0
+    assert [c.condition.identity["type"] for c in by_model["cnn4.small"]].count("worst_case") == 0
 
 
 def test_worst_case_keys_without_transfer_stay_as_they_were():
     spec = parse_spec({**{k: v for k, v in SPEC.items() if k != "transfer"},
                        "attacks": [{"name": "fgsm", "eps": [0.01]}, {"name": "pgd", "eps": [0.01]}]})
     for tc in spec.train_cells():
-        (wc,) = [c for c in spec.eval_cells(tc) if c.condition["type"] == "worst_case"]
-        assert set(wc.condition) == {"type", "threat", "attacks"}
+        (wc,) = [c for c in spec.eval_cells(tc) if c.condition.identity["type"] == "worst_case"]
+        assert set(wc.condition.identity) == {"type", "threat", "attacks"}
 
 
 # -- a real run: a quantising model, honest-looking to white-box FGSM, broken by a transfer ------------------------

@@ -59,10 +59,10 @@ def test_exclude_removes_eval_cells_and_train_cells_left_without_any():
     assert len(trains) == 3  # (fold 1, seed 1) is gone entirely
     per_train = 1 + 2 + 2  # clean, white x2, fgsm 0.01 + pgd 0.01
     assert sum(len(e) for _, e in trains) == 3 * per_train and n_full == 4 * (per_train + 1)
-    assert not any(e.condition.get("threat", {}).get("eps") == 0.02 for _, evals in trains for e in evals)
+    assert not any(e.condition.identity.get("threat", {}).get("eps") == 0.02 for _, evals in trains for e in evals)
     assert spec.unused_excludes(spec.all_train_cells(None)) == []
     glob = parse_spec({**BASE, "exclude": [{"type": "noise"}, {"attack": "p*"}, {"model": "vgg16"}]})
-    assert all(e.condition["type"] in ("clean", "attack") for _, evals in cells(glob) for e in evals)
+    assert all(e.condition.identity["type"] in ("clean", "attack") for _, evals in cells(glob) for e in evals)
     assert glob.unused_excludes(glob.all_train_cells(None)) == [2]
 
 
@@ -114,7 +114,7 @@ def test_where_the_corpus_lives_is_not_part_of_a_key(tmp_path):
     def keys(root: Path):
         spec = parse_spec({**BASE, "dataset": {"name": "emodb", "params": {"root": str(root)}, "folds": [0]}})
         trains = LocalRunner(spec, Store(tmp_path / "results"), device="cpu").train_cells()
-        return [tc.key for tc in trains], trains[0].spec["dataset"]["params"]
+        return [tc.key for tc in trains], trains[0].identity["dataset"]["params"]
 
     a, params = keys(tmp_path / "data" / "emodb")
     b, _ = keys(tmp_path / "mnt" / "other" / "copy")

@@ -12,17 +12,14 @@ cell without them has no key.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from serbench.bench.conditions import Condition
+from serbench.canonical import canonical_json
 from serbench.errors import SerbenchError
 
 SCHEMA_VERSION = 2  # 2: records carry a digest; keys carry data fingerprints, resolved protocols, package versions
-
-
-def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
 def content_key(kind: str, cell: dict[str, Any]) -> str:
@@ -45,40 +42,34 @@ def check_keyable(train: dict[str, Any]) -> None:
 class TrainCell:
     """dataset (identity + fingerprint + protocol + fold), model, defense, frontend, training, seed."""
 
-    spec: dict[str, Any]
+    identity: dict[str, Any]
 
     @property
     def key(self) -> str:
-        check_keyable(self.spec)
-        return content_key("train", self.spec)
+        check_keyable(self.identity)
+        return content_key("train", self.identity)
 
 
 @dataclass(frozen=True)
 class EvalCell:
-    """A train cell plus ``condition`` (clean | noise | attack) on a partition."""
+    """A train cell plus a typed ``condition`` (:mod:`serbench.bench.conditions`) on a partition."""
 
     train: TrainCell
     partition: str
-    condition: dict[str, Any]
+    condition: Condition
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.condition, Condition):
+            raise TypeError(f"EvalCell.condition must be a Condition, not {type(self.condition).__name__}; "
+                            "use serbench.bench.conditions.condition_from for a stored identity")
 
     @property
     def key(self) -> str:
-        check_keyable(self.train.spec)
-        return content_key("eval", {"train": self.train.spec, "partition": self.partition,
-                                    "condition": self.condition})
+        check_keyable(self.train.identity)
+        return content_key("eval", {"train": self.train.identity, "partition": self.partition,
+                                    "condition": self.condition.identity})
 
     @property
     def label(self) -> str:
         """Short human-readable description of the condition."""
-        c = self.condition
-        if c["type"] == "clean":
-            return f"clean/{self.partition}"
-        if c["type"] == "noise":
-            return f"noise {c['noise']['name']} @ {c['snr_db']:g} dB/{self.partition}"
-        t = c["threat"]
-        budget = f"{t['domain']} {t['norm']} eps={t['eps']:g}/{self.partition}"
-        if c["type"] == "worst_case":
-            return f"worst case of {len(c['attacks']) + len(c.get('transfers') or ())} attacks {budget}"
-        if c["type"] == "transfer":
-            return f"transfer {c['attack']['name']} from {c['source']['model']['name']} {budget}"
-        return f"attack {c['attack']['name']} {budget}"
+        return self.condition.label(self.partition)

@@ -85,7 +85,7 @@ def run_with_ray(spec: Spec, store: Store, *, address: str | None = None, device
             worker_device = "cuda" if gpus_per_task else device
             if worker_device != "auto" and worker_device != "cuda":
                 resolve_device(worker_device)  # fail fast on a malformed name
-            refs = {task.remote(spec.source, spec.path, tc.spec, str(store.root.resolve()), worker_device, force,
+            refs = {task.remote(spec.source, spec.path, tc.identity, str(store.root.resolve()), worker_device, force,
                                 retry_failed, threads_per_task): (tc, evals) for tc, evals in todo}
             pending = list(refs)
             while pending:
@@ -96,13 +96,13 @@ def run_with_ray(spec: Spec, store: Store, *, address: str | None = None, device
                 except Exception as exc:  # a worker that died: its cells are failed, the others go on
                     first = str(exc).splitlines()[0] if str(exc) else ""
                     reason = f"Ray task failed: {type(exc).__name__}: {first}"
-                    missing = [e for e in evals if planner._needs(e.key)]
+                    missing = [e for e in evals if planner.needs(e.key)]
                     env = environment(resolve_device("cpu"))
                     for e in missing:
-                        planner._write_failed(e, reason, env)
-                    part = RunSummary(failed=[(planner._describe(e), reason) for e in missing])
+                        planner.write_failed(e, reason, env)
+                    part = RunSummary(failed=[(planner.describe(e), reason) for e in missing])
                 summary.add(part)
-                progress("train_cell_done", {"n": len(evals), "label": planner._describe(evals[0]).split(":")[0],
+                progress("train_cell_done", {"n": len(evals), "label": planner.describe_train(evals[0].train),
                                              "failed": len(part.failed)})
         finally:
             if started_here:

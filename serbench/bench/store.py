@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from serbench.bench.cells import SCHEMA_VERSION
+from serbench.canonical import canonical_json
 from serbench.bench.locks import CellLock
 from serbench.errors import RecordError, SerbenchError
 from serbench.files import TEMP_GLOB, write_bytes_atomic
@@ -47,14 +48,10 @@ METRIC_TOLERANCE = 1e-9  # stored uar/wa against their recomputation from predic
 RERUN_HINT = "rerun `serbench run SPEC` to recompute it, or delete it"
 
 
-def _canonical(obj: Any) -> str:
-    """:func:`serbench.bench.cells.canonical_json`, but NaN and infinities allowed (metrics hold them)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=True)
-
-
 def record_digest(record: dict[str, Any]) -> str:
     """sha256 of the record's canonical JSON without its ``digest`` field: what ``Store.write`` stores."""
-    return hashlib.sha256(_canonical({k: v for k, v in record.items() if k != DIGEST_FIELD}).encode()).hexdigest()
+    payload = {k: v for k, v in record.items() if k != DIGEST_FIELD}
+    return hashlib.sha256(canonical_json(payload, allow_nan=True).encode()).hexdigest()
 
 
 def _same(a: Any, b: Any, tol: float = METRIC_TOLERANCE) -> bool:

@@ -18,6 +18,7 @@ import numpy as np
 
 from serbench.data.problems import require_finite
 from serbench.data.protocols import Fold, check_fold
+from serbench.canonical import canonical_json
 from serbench.errors import SerbenchError
 
 # Bumped when what a fingerprint covers changes, so no cache keyed by an older one is trusted.
@@ -53,7 +54,7 @@ def declared_protocols(factory: Any) -> tuple[str, tuple[str, ...]] | None:
 
 def short_hash(value: Any) -> str:
     """16 hex digits of the sha256 of ``value``'s canonical JSON."""
-    blob = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    blob = canonical_json(value, allow_nan=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

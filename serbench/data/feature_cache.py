@@ -22,22 +22,23 @@ from typing import Any
 
 import torch
 
+from serbench.canonical import canonical_json
 from serbench.errors import SerbenchError
 from serbench.files import write_atomic, write_bytes_atomic
 
 CACHE_VERSION = 2  # 2: corpus fingerprints cover the data's content; entries record their size
 
 
-def canonical_json(obj: Any) -> str:
-    """Sorted keys, no whitespace, no NaN; anything not JSON (tensors, objects) is an error."""
+def key_json(obj: Any) -> str:
+    """Canonical JSON of a cache key; anything not JSON (tensors, objects) is an error naming the cache."""
     try:
-        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+        return canonical_json(obj)
     except (TypeError, ValueError) as exc:
         raise SerbenchError(f"feature cache key is not plain JSON data: {exc}") from None
 
 
 def cache_key(key_parts: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_json({"v": CACHE_VERSION, **key_parts}).encode()).hexdigest()
+    return hashlib.sha256(key_json({"v": CACHE_VERSION, **key_parts}).encode()).hexdigest()
 
 
 def feature_key(corpus: Any, ids: Sequence[str], frontend: dict[str, Any], length: dict[str, Any]
@@ -106,4 +107,4 @@ class FeatureCache:
         meta = {k: v for k, v in key_parts.items() if k != "ids"}
         meta["num_ids"] = len(key_parts.get("ids", []))
         meta["bytes"] = path.stat().st_size
-        write_bytes_atomic(path.with_suffix(".json"), canonical_json(meta).encode())
+        write_bytes_atomic(path.with_suffix(".json"), key_json(meta).encode())

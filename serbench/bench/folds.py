@@ -1,0 +1,118 @@
+"""Fold preparation: one fold of a corpus as the model sees it, decoded and featurised once.
+
+:class:`FoldData` holds a fold's three partitions (waveforms in length groups with each row's
+active length, and labels) and computes their unscaled (dB) features on demand, per length group,
+with the frame masks that tell speech from padding. Waveforms, lengths and features are cached on
+disk by corpus content, utterance ids, front end and length (:mod:`serbench.data.feature_cache`),
+so a matrix decodes every file once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from serbench.data.corpus import Corpus
+from serbench.data.protocols import Fold
+from serbench.data.feature_cache import FeatureCache, feature_key
+from serbench.engine import data as fold_data
+from serbench.engine.lengths import LengthGroup, PadOrCrop, Segments, group_waves, length_policy
+from serbench.errors import SerbenchError
+from serbench.features import FrontendConfig, LogSpectrogram
+
+PARTITIONS = ("train", "valid", "test")
+# Entries of a train cell's ``frontend`` that are not front-end parameters: the length policy and the
+# normalisation (serbench.normalization) read them.
+NOT_FRONTEND = ("seconds", "segments", "normalization")
+
+
+def frontend_for(frontend_spec: dict[str, Any], corpus: Corpus) -> LogSpectrogram:
+    """The front end a train cell names; its sample rate must be the corpus's."""
+    frontend = LogSpectrogram(FrontendConfig(**{k: v for k, v in frontend_spec.items() if k not in NOT_FRONTEND}))
+    if frontend.config.sample_rate != corpus.sample_rate:
+        raise SerbenchError(
+            f"front end expects {frontend.config.sample_rate} Hz but corpus {corpus.name!r} delivers "
+            f"{corpus.sample_rate} Hz; set the dataset's sample_rate param"
+        )
+    return frontend
+
+
+class FoldData:
+    """A fold's partitions and their dB features (per length group, on ``device``), computed once."""
+
+    def __init__(self, corpus: Corpus, fold: Fold, frontend_spec: dict[str, Any], cache: FeatureCache,
+                 device: torch.device) -> None:
+        self.corpus, self.fold, self.cache, self.device = corpus, fold, cache, device
+        self.frontend = frontend_for(frontend_spec, corpus)
+        self.policy = length_policy(frontend_spec, corpus.sample_rate)
+        self.partitions = {part: load_partition(corpus, list(fold.partition(part)), self.policy, cache)
+                           for part in PARTITIONS}
+        self._features: dict[str, list[torch.Tensor]] = {}
+
+    @property
+    def hop_length(self) -> int:
+        return self.frontend.config.hop_length
+
+    def raw_features(self, part: str) -> list[torch.Tensor]:
+        """Unscaled (dB) features of ``part``, one tensor per length group."""
+        if part not in self._features:
+            out = []
+            partition = self.partitions[part]
+            for g in partition.groups:
+                ids = [partition.ids[i] for i in g.index.tolist()]
+                key = feature_key(self.corpus, ids, self.frontend.config.as_dict(),
+                                  {"policy": "pad_or_crop", "samples": g.waves.shape[1]})
+                compute = lambda g=g: self.features_of(g.waves).cpu()  # noqa: E731
+                out.append(self.cache.get_or_compute(key, compute).to(self.device))
+            self._features[part] = out
+        return self._features[part]
+
+    def masks(self, part: str) -> list[torch.Tensor]:
+        """Frame masks of ``part`` (True on speech, False on padding), one per length group."""
+        return [g.frame_mask(self.hop_length, f.shape[-1])
+                for g, f in zip(self.partitions[part].groups, self.raw_features(part))]
+
+    def features_of(self, waves: torch.Tensor) -> torch.Tensor:
+        """dB features of any waveforms (noisy copies, augmented training audio) on ``device``."""
+        return fold_data.compute_features(self.frontend, waves, self.device)
+
+    def probe(self) -> torch.Tensor:
+        """A couple of training inputs as the model sees them (unscaled): to check a model's logits' shape."""
+        waves = self.partitions["train"].groups[0].waves[:2]
+        labels = torch.zeros(len(waves), dtype=torch.long, device=self.device)
+        return self.policy.training_inputs(self.features_of(waves), labels)[0][:2]
+
+    def describe(self) -> dict[str, Any]:
+        """Partition sizes and length policy, for the train record."""
+        return {part: len(p) for part, p in self.partitions.items()}
+
+
+def load_partition(corpus: Corpus, ids: list[str], policy: PadOrCrop | Segments,
+                   cache: FeatureCache) -> fold_data.Partition:
+    """One partition's waveforms in the policy's length groups, decoded at most once (cached on disk)."""
+    labels = torch.tensor([corpus.label_index(corpus[i].label) for i in ids], dtype=torch.long)
+    rate = {"waveform": corpus.sample_rate}
+    decoded: list[list[np.ndarray]] = []
+
+    def decode() -> list[np.ndarray]:
+        if not decoded:
+            decoded.append(fold_data.load_waves(corpus, ids)[0])
+        return decoded[0]
+
+    # Every utterance's length: it groups them (segments) and says where padding starts (masks).
+    lengths = cache.get_or_compute(feature_key(corpus, ids, rate, {"policy": "lengths"}),
+                                   lambda: torch.tensor([len(w) for w in decode()])).tolist()
+    groups = []
+    for index, samples in policy.group_lengths(lengths):
+        group_ids = [ids[i] for i in index]
+
+        def compute(index=index, samples=samples) -> torch.Tensor:
+            return group_waves(PadOrCrop(samples), [decode()[i] for i in index])[0].waves
+
+        key = feature_key(corpus, group_ids, rate, {"policy": "pad_or_crop", "samples": samples})
+        waves = cache.get_or_compute(key, compute)
+        groups.append(LengthGroup(torch.tensor(index, dtype=torch.long), waves,
+                                  torch.tensor([min(lengths[i], samples) for i in index], dtype=torch.long)))
+    return fold_data.Partition(ids, labels, groups)
