@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from serbench.bench.store import Store
 from serbench.cli.main import app
 from serbench.errors import SerbenchError
-from serbench.leaderboard.compare import pair_runs, parse_where
+from serbench.analysis.compare import pair_runs, parse_where
 
 LABELS = ["angry", "happy", "neutral", "sad"]
 N = 300

@@ -66,7 +66,7 @@ def test_transfer_trains_the_source_once_and_scores_the_target(records):
 
 
 def test_records_carry_targets_and_compare_recomputes_their_uar(records):
-    from serbench.leaderboard.compare import pair_runs
+    from serbench.analysis.compare import pair_runs
 
     evals = [r for r in records if r["kind"] == "eval"]
     labels = {"angry": 0, "happy": 1, "neutral": 2, "sad": 3}

@@ -9,7 +9,9 @@ from sklearn.metrics import balanced_accuracy_score
 from statsmodels.stats.proportion import proportions_ztest
 
 from serbench.engine.metrics import classification_metrics
-from serbench.leaderboard.significance import Fold, mark, paired_bootstrap, uar, uar_of_shares, z_test
+from serbench.analysis.significance import Fold, mark, paired_bootstrap, z_test
+from serbench.engine.metrics import uar_of_correct as uar_of_shares
+from serbench.engine.metrics import uar_of_predictions as uar
 
 
 @pytest.mark.parametrize("a,b,n_a,n_b", [(0.836, 0.867, 3317, 3317), (0.70, 0.65, 200, 180), (0.5, 0.5, 50, 50)])

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from serbench.engine.metrics import uar_of_correct
 from serbench.errors import SerbenchError
 
 
@@ -62,8 +63,10 @@ def correct_uar(y_true: Sequence[int], correct: Sequence[bool]) -> float:
     c = np.asarray(correct, dtype=bool).ravel()
     if y.size != c.size:
         raise SerbenchError(f"UAR: {y.size} labels but {c.size} correctness values")
-    classes = np.unique(y)
-    return float(np.mean([c[y == k].mean() for k in classes])) if classes.size else float("nan")
+    if not y.size:
+        return float("nan")
+    classes, label_index = np.unique(y, return_inverse=True)  # any label values; only the present classes count
+    return float(uar_of_correct(label_index, c, classes.size)[0])
 
 
 def robust_uar(y_true: Sequence[int],

@@ -40,6 +40,34 @@ def uar(cm: np.ndarray) -> float:
     return float(recalls.mean()) if recalls.size else float("nan")
 
 
+def class_recalls(y_true: np.ndarray, correct: np.ndarray, num_classes: int) -> np.ndarray:
+    """Per-class mean of ``correct`` (1 / 0, or a share of evaluations) over the utterances of each class.
+
+    One row per row of ``y_true`` (bootstrap replicates when 2-D), so the significance tests score thousands
+    of replicates in one call; NaN for a class absent from that row.
+    """
+    y, correct = np.atleast_2d(y_true), np.atleast_2d(correct)
+    rows, _ = y.shape
+    flat = (np.arange(rows)[:, None] * num_classes + y).ravel()
+    totals = np.bincount(flat, minlength=rows * num_classes).reshape(rows, num_classes).astype(float)
+    hits = np.bincount(flat, weights=correct.ravel().astype(float), minlength=rows * num_classes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return hits.reshape(rows, num_classes) / totals
+
+
+def uar_of_correct(y_true: np.ndarray, correct: np.ndarray, num_classes: int) -> np.ndarray:
+    """UAR per row from per-utterance correctness: the mean recall over the classes present, as :func:`uar`
+    reads it off a confusion matrix. With shares of correct seeds on the same utterances this is exactly
+    the mean over seeds of the seeds' UARs."""
+    return np.nanmean(class_recalls(y_true, correct, num_classes), axis=-1)
+
+
+def uar_of_predictions(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """UAR per row (bootstrap replicates when 2-D) from labels and predictions."""
+    y, pred = np.atleast_2d(y_true), np.atleast_2d(y_pred)
+    return uar_of_correct(y, y == pred, num_classes)
+
+
 def wa(cm: np.ndarray) -> float:
     """Weighted accuracy: plain accuracy."""
     total = cm.sum()

@@ -38,7 +38,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from serbench.bench.spec import without_location
+from serbench.bench.conditions import Column, WorstCase, condition_from
+from serbench.bench.identity import protocol_name, without_location
 from serbench.leaderboard.redact import redact_paths
 from serbench.leaderboard.verify import check_records
 
@@ -51,22 +52,6 @@ def is_masking_warning(warning: str) -> bool:
     return warning.startswith(MASKING_PREFIX)
 
 
-@dataclass(frozen=True)
-class Column:
-    """A board column: its kind (clean | attack | worst_case | noise | transfer) and its coordinates."""
-
-    title: str
-    kind: str
-    name: str = ""
-    eps: float | None = None
-    snr_db: float | None = None
-    derived: bool = False  # worst case as the minimum of attack means (no worst_case cells)
-
-    @property
-    def order(self) -> tuple:
-        rank = {"clean": 0, "attack": 1, "transfer": 2, "worst_case": 3, "noise": 4}[self.kind]
-        return (rank, self.name, self.eps if self.eps is not None else 0.0,
-                -(self.snr_db if self.snr_db is not None else 0.0))
 
 
 def threat_of(condition: dict[str, Any], record: dict[str, Any] | None = None) -> str:
@@ -100,13 +85,14 @@ class ConditionLabels:
     def __init__(self, conditions: Iterable[dict[str, Any]]) -> None:
         conditions = list(conditions)
         self._seen: dict[tuple[str, str], set[str]] = {}
-        for c in conditions:
-            for role, comp in _components(c):
+        typed = [condition_from(c) for c in conditions]
+        for c in typed:
+            for role, comp in c.components():
                 self._seen.setdefault((role, comp["name"]), set()).add(identity_key(comp))
         sets: dict[float, set[tuple[str, ...]]] = {}
-        for c in conditions:
-            if c["type"] == "worst_case":
-                sets.setdefault(float(c["threat"]["eps"]), set()).add(self.worst_case_set(c))
+        for c in typed:
+            if isinstance(c, WorstCase):
+                sets.setdefault(float(c.threat["eps"]), set()).add(self.worst_case_set(c.identity))
         # the worst case names its attacks only where two different sets of attacks meet at one eps
         self.name_worst_case_sets = any(len(s) > 1 for s in sets.values())
 
@@ -132,43 +118,10 @@ class ConditionLabels:
         return f"{self('attack', condition['attack'])}←{self.source(condition['source'])}"
 
 
-def _components(condition: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    t = condition["type"]
-    if t == "noise":
-        return [("noise", condition["noise"])]
-    if t == "attack":
-        return [("attack", condition["attack"])]
-    if t == "transfer":
-        source = condition["source"]
-        return [("attack", condition["attack"]), ("source-model", source["model"])] + (
-            [("source-defense", source["defense"])] if source.get("defense") else [])
-    if t == "worst_case":
-        return [("attack", a) for a in condition.get("attacks") or ()] + [
-            part for tr in condition.get("transfers") or () for part in _components({"type": "transfer", **tr})]
-    return []
-
-
 def column_of(condition: dict[str, Any], labels: ConditionLabels | None = None) -> Column:
     """The board column an eval condition belongs to; ``labels`` (the board's) tell same-named attacks and
     noises apart by their parameters (without it, the condition alone: bare names)."""
-    labels = labels if labels is not None else ConditionLabels([condition])
-    t = condition["type"]
-    if t == "clean":
-        return Column("clean", "clean")
-    if t == "noise":
-        name, snr = labels("noise", condition["noise"]), float(condition["snr_db"])
-        return Column(f"{name} {snr:g} dB", "noise", name, snr_db=snr)
-    eps = float(condition["threat"]["eps"])
-    if t == "worst_case":
-        name = "worst-case"
-        if labels.name_worst_case_sets:
-            name += f"({', '.join(labels.worst_case_set(condition))})"
-        return Column(f"{name} {eps:g}", "worst_case", name, eps=eps)
-    if t == "transfer":
-        name = labels.transfer(condition)
-        return Column(f"{name} {eps:g}", "transfer", name, eps=eps)
-    name = labels("attack", condition["attack"])
-    return Column(f"{name} {eps:g}", "attack", name, eps=eps)
+    return condition_from(condition).column(labels if labels is not None else ConditionLabels([condition]))
 
 
 @dataclass
@@ -346,7 +299,7 @@ def _group(rec: dict[str, Any]) -> tuple[str, str, str, str, str]:
     """(corpus, params without location, data fingerprint, protocol, partition): what one board shares."""
     ds = rec["train"]["dataset"]
     params = json.dumps(dataset_params(rec), sort_keys=True)
-    return ds["name"], params, str(ds.get("fingerprint") or ""), str(ds.get("protocol") or "default"), \
+    return ds["name"], params, str(ds.get("fingerprint") or ""), protocol_name(ds), \
         rec["partition"]
 
 

@@ -25,8 +25,12 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from serbench.analysis.significance import z_test
+from serbench.bench.identity import protocol_name
+from serbench.bench.conditions import Attack, Clean, Noise
+from serbench.bench.records import condition_of
 from serbench.leaderboard.aggregate import ConditionLabels, dataset_params, variant_labeller
-from serbench.leaderboard.significance import z_test
+from serbench.leaderboard.text import FRACTION, NO_VALUE, PERCENT, mean_text
 
 REN_ALPHA = 0.001
 # What benchmarks/ren2020*.yaml and latif2020.yaml do differently from (or beyond what is stated in) their papers,
@@ -56,7 +60,7 @@ def eps_note(records: Iterable[dict[str, Any]]) -> str | None:
     units = {}
     for r in records:
         u = (r.get("metrics") or {}).get("eps_units")
-        if r["condition"]["type"] == "attack" and r["condition"]["threat"]["domain"] == "feature":
+        if isinstance(condition_of(r), Attack) and r["condition"]["threat"]["domain"] == "feature":
             name = u["normalization"] if u else "minmax"
             if u and u.get("eps_scaled"):
                 units.setdefault(name, []).append(u["db_per_bin_mean"] / u["eps_scaled"])
@@ -106,7 +110,7 @@ def _corpus(rec: dict[str, Any]) -> str:
     ds = rec["train"]["dataset"]
     params = dataset_params(rec)
     shown = f"({', '.join(f'{k}={v}' for k, v in sorted(params.items()))})" if ds["name"] == "cross-corpus" else ""
-    return f"{ds['name']}{shown} · {ds.get('protocol') or 'default'}"
+    return f"{ds['name']}{shown} · {protocol_name(ds)}"
 
 
 def _index(records: Iterable[dict[str, Any]], coords: Callable[[dict[str, Any]], tuple | None]
@@ -131,24 +135,13 @@ def _text(cell: _Values | None, metric: str, style: str) -> str:
     """A cell as ``61.5 ± 1.5`` (``percent``, Latif et al.) or ``.836±.012`` (``fraction``, Ren et al.);
     ``—`` without records, ``failed`` when every record failed."""
     if cell is None or (not cell.records and not cell.failed):
-        return "—"
+        return NO_VALUE
     if not cell.records:
         return "failed"
     vals = cell.values(metric)
-    if style == "percent":
+    if style == PERCENT:
         vals = [100 * v for v in vals]
-
-        def show(x: float) -> str:
-            return f"{x:.1f}"
-        sep = " ± "
-    else:
-        def show(x: float) -> str:
-            return f"{x:.3f}".replace("0.", ".", 1) if x < 1 else f"{x:.3f}"
-        sep = "±"
-    text = show(statistics.fmean(vals))
-    if len(vals) > 1:
-        text += sep + show(statistics.pstdev(vals))
-    return text + (f" (+{cell.failed} failed)" if cell.failed else "")
+    return mean_text(statistics.fmean(vals), statistics.pstdev(vals) if len(vals) > 1 else None, cell.failed, style)
 
 
 # -- Ren et al. 2020, Table 2 --------------------------------------------------------------------------
@@ -156,6 +149,24 @@ def _text(cell: _Values | None, metric: str, style: str) -> str:
 _STRATEGY = {"standard": "single training", "vanilla-adv": "van. adv. training",
              "similarity-adv": "sim. adv. training"}
 _STRATEGY_ORDER = {"standard": 0, "vanilla-adv": 1, "similarity-adv": 2}
+
+
+def _better_than_single(base: _Values | None, cell: _Values | None, metric: str) -> bool | None:
+    """Ren et al.'s z-test of a defended cell against single training (one-tailed, p < .001); None where it
+    cannot be run: a side without records, or records that do not say which utterances they scored."""
+    if not (cell and cell.records and base and base.records):
+        return None
+    n_a, n_b = base.utterances(), cell.utterances()
+    if not (n_a and n_b):
+        return None
+    a, b = statistics.fmean(base.values(metric)), statistics.fmean(cell.values(metric))
+    return z_test(a, b, n_a, n_b)[1] < REN_ALPHA
+
+
+def _is_fgsm(rec: dict[str, Any]) -> bool:
+    """Ren et al.'s 'fake' data: a white-box FGSM record."""
+    cond = condition_of(rec)
+    return isinstance(cond, Attack) and cond.attack["name"] == "fgsm"
 
 
 def _training_eps(rec: dict[str, Any]) -> float:
@@ -168,7 +179,7 @@ def ren2020(records: list[dict[str, Any]], metric: str = "uar") -> list[PaperTab
     for corpus in sorted({_corpus(r) for r in evals}):
         mine = [r for r in evals if _corpus(r) == corpus]
         domains = sorted({r["condition"]["threat"]["domain"] for r in mine
-                          if r["condition"]["type"] == "attack" and r["condition"]["attack"]["name"] == "fgsm"})
+                          if _is_fgsm(r)})
         for domain in domains or [None]:
             tables.append(_ren_table(corpus, domain, mine, model_of, metric, len(domains) > 1))
     return tables
@@ -178,10 +189,9 @@ def _ren_table(corpus: str, domain: str | None, recs: list[dict[str, Any]], mode
                metric: str, name_domain: bool) -> PaperTable:
     def coords(rec: dict[str, Any]) -> tuple | None:
         cond = rec["condition"]
-        if cond["type"] == "clean":
+        if isinstance(condition_of(rec), Clean):
             kind, eps = "real", None
-        elif (cond["type"] == "attack" and cond["attack"]["name"] == "fgsm"
-              and cond["threat"]["domain"] == domain):
+        elif _is_fgsm(rec) and cond["threat"]["domain"] == domain:
             kind, eps = "fake", round(float(cond["threat"]["eps"]), 9)
         else:
             return None
@@ -195,9 +205,9 @@ def _ren_table(corpus: str, domain: str | None, recs: list[dict[str, Any]], mode
     name = {"valid": "dev", "test": "test"}
     header = ["training", "eps"] + [f"{m} {kind} {name[p]}" for m in models for kind in ("real", "fake")
                                     for p in partitions]
-    rows, marked = [], False
+    rows, marked, untested = [], False, False
     for strategy, eps in strategies:
-        row = [_STRATEGY.get(strategy, strategy), f"{eps:.2f}".replace("0.", ".", 1)]
+        row = [_STRATEGY.get(strategy, strategy), f"{eps:.2f}".removeprefix("0")]  # the paper's ".02"
         for model in models:
             for kind in ("real", "fake"):
                 for part in partitions:
@@ -205,14 +215,13 @@ def _ren_table(corpus: str, domain: str | None, recs: list[dict[str, Any]], mode
                     cell = cells.get((model, strategy, eps, kind, at, part))
                     if kind == "fake" and strategy == "standard":
                         cell = None  # the paper's single-training row has no fake column (its Fig. 3 does)
-                    text = _text(cell, metric, "fraction")
+                    text = _text(cell, metric, FRACTION)
                     base = cells.get((model, "standard", 0.0, kind, at, part))
-                    if cell and cell.records and base and base.records and strategy != "standard":
-                        a = statistics.fmean(base.values(metric))
-                        b = statistics.fmean(cell.values(metric))
-                        if z_test(a, b, base.utterances(), cell.utterances())[1] < REN_ALPHA:
-                            text += "*"
-                            marked = True
+                    if strategy != "standard":
+                        better = _better_than_single(base, cell, metric)
+                        untested |= better is None and bool(cell and cell.records and base and base.records)
+                        marked |= bool(better)
+                        text += "*" if better else ""
                     row.append(text)
         rows.append(row)
     notes = ["real: clean data; fake: FGSM at the row's eps" + (f" ({domain} domain)" if domain else
@@ -221,6 +230,8 @@ def _ren_table(corpus: str, domain: str | None, recs: list[dict[str, Any]], mode
              "says, train+valid in Ren et al.)", *REN_DEVIATIONS]
     if (unit := eps_note(recs)) is not None:
         notes.append(unit)
+    if untested:
+        notes.append("no z-test where a record does not list the utterances it scored (metrics.ids or n)")
     if marked:
         notes.append("*: better than single training of the same model in the same column at p < .001, "
                      "one-tailed, by Ren et al.'s z-test (unpaired, as in the paper; n: distinct test utterances); "
@@ -244,11 +255,11 @@ def latif2020(records: list[dict[str, Any]], metric: str = "uar") -> list[PaperT
 
 
 def _latif_table1(evals: list[dict[str, Any]], model_of: Callable, metric: str) -> PaperTable:
-    cells = _index(evals, lambda r: (model_of(r), _corpus(r)) if r["condition"]["type"] == "clean"
+    cells = _index(evals, lambda r: (model_of(r), _corpus(r)) if isinstance(condition_of(r), Clean)
                    and r["train"]["defense"]["name"] == "standard" else None)
     models = sorted({m for m, _ in cells})
     corpora = sorted({c for _, c in cells})
-    rows = [[m] + [_text(cells.get((m, c)), metric, "percent") for c in corpora] for m in models]
+    rows = [[m] + [_text(cells.get((m, c)), metric, PERCENT) for c in corpora] for m in models]
     return PaperTable("latif2020-table1", f"Latif et al. 2020, Table 1 layout — {metric.upper()} (%) of "
                       "different models (no augmentation, test partition)", ["model"] + corpora, rows,
                       list(LATIF_DEVIATIONS), label_columns=1)
@@ -257,22 +268,22 @@ def _latif_table1(evals: list[dict[str, Any]], model_of: Callable, metric: str) 
 def _latif_noise(corpus: str, recs: list[dict[str, Any]], model_of: Callable, defense_of: Callable,
                  metric: str) -> PaperTable | None:
     def coords(rec: dict[str, Any]) -> tuple | None:
-        cond = rec["condition"]
-        if cond["type"] == "clean":
+        cond = condition_of(rec)
+        if isinstance(cond, Clean):
             return model_of(rec), defense_of(rec), None
-        if cond["type"] == "noise":
-            return model_of(rec), defense_of(rec), float(cond["snr_db"])
+        if isinstance(cond, Noise):
+            return model_of(rec), defense_of(rec), float(cond.snr_db)
         return None
 
     cells = _index(recs, coords)
     snrs = sorted({k[2] for k in cells if k[2] is not None})
     if not snrs:
         return None
-    noises = sorted({r["condition"]["noise"]["name"] for r in recs if r["condition"]["type"] == "noise"})
+    noises = sorted({c.noise["name"] for c in map(condition_of, recs) if isinstance(c, Noise)})
     systems = sorted({(m, d) for m, d, _ in cells}, key=lambda s: (s[0], s[1] != "standard", s[1]))
     header = ["model", "augmentation", "clean"] + [f"{s:g} dB" for s in snrs]
     rows = [[m, "none" if d == "standard" else d]
-            + [_text(cells.get((m, d, s)), metric, "percent") for s in [None, *snrs]] for m, d in systems]
+            + [_text(cells.get((m, d, s)), metric, PERCENT) for s in [None, *snrs]] for m, d in systems]
     return PaperTable(_slug("latif2020-table2", corpus), f"Latif et al. 2020, Table 2 layout — {metric.upper()} "
                       f"(%) in noise (mismatched: trained clean) — {corpus}", header, rows,
                       [f"noises pooled at each SNR: {', '.join(noises)}"])
@@ -283,10 +294,10 @@ def _latif_attacks(corpus: str, recs: list[dict[str, Any]], model_of: Callable, 
     labels = ConditionLabels(r["condition"] for r in recs)  # attack variants (other params) are other columns
 
     def coords(rec: dict[str, Any]) -> tuple | None:
-        cond = rec["condition"]
-        if cond["type"] != "attack":
+        cond = condition_of(rec)
+        if not isinstance(cond, Attack):
             return None
-        return model_of(rec), defense_of(rec), labels("attack", cond["attack"]), float(cond["threat"]["eps"])
+        return model_of(rec), defense_of(rec), labels("attack", cond.attack), float(cond.threat["eps"])
 
     def head(label: str) -> str:
         name, paren, rest = label.partition("(")
@@ -299,7 +310,7 @@ def _latif_attacks(corpus: str, recs: list[dict[str, Any]], model_of: Callable, 
     systems = sorted({(k[0], k[1]) for k in cells}, key=lambda s: (s[0], s[1] != "standard", s[1]))
     header = ["model", "augmentation"] + [f"{head(a)} {e:g}" for a, e in columns]
     rows = [[m, "none" if d == "standard" else d]
-            + [_text(cells.get((m, d, a, e)), metric, "percent") for a, e in columns] for m, d in systems]
+            + [_text(cells.get((m, d, a, e)), metric, PERCENT) for a, e in columns] for m, d in systems]
     unit = eps_note(recs)
     return PaperTable(_slug("latif2020-table3", corpus), f"Latif et al. 2020, Table 3 layout — {metric.upper()} "
                       f"(%) under adversarial attacks — {corpus}", header, rows, [unit] if unit else [])

@@ -18,6 +18,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from serbench.bench.conditions import Clean
+from serbench.bench.records import condition_of
 from serbench.leaderboard.aggregate import Board
 
 DIGEST_KEY = "serbench-data"
@@ -100,7 +102,7 @@ def _clean_confusions(board: Board, records: Iterable[dict[str, Any]]) -> dict[s
     same-named corpus with other params or other data, or a model variant, is not mixed in)."""
     out: dict[str, Any] = {}
     for row, r in board.entries:
-        if r["status"] != "ok" or r["condition"]["type"] != "clean" or "confusion" not in r["metrics"]:
+        if r["status"] != "ok" or not isinstance(condition_of(r), Clean) or "confusion" not in r["metrics"]:
             continue
         key = f"{row[0]} + {row[1]}"
         cm = np.asarray(r["metrics"]["confusion"], dtype=np.int64)

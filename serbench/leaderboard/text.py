@@ -12,15 +12,31 @@ RANKING_NOTE = ("Rows ranked by robust UAR (★: the worst case over the board's
                 "attacks' means, an upper bound on the per-utterance worst case.")
 
 
+NO_VALUE = "—"
+PERCENT, FRACTION = "percent", "fraction"  # how a table writes its values: boards and Latif et al.; Ren et al.
+
+
+def number_text(x: float, style: str = PERCENT) -> str:
+    """``61.5`` (``percent``: one decimal) or ``.836`` (``fraction``: three decimals, no leading zero below 1)."""
+    if style == PERCENT:
+        return f"{x:.1f}"
+    return f"{x:.3f}".replace("0.", ".", 1) if x < 1 else f"{x:.3f}"
+
+
+def mean_text(mean: float, std: float | None, failed: int = 0, style: str = PERCENT) -> str:
+    """``61.5 ± 1.5`` (``percent``) or ``.836±.012`` (``fraction``); no spread when ``std`` is None (one value);
+    `` (+1 failed)`` when some of the cell's records failed. ``mean`` and ``std`` are already in the style's
+    scale (percent points for ``percent``)."""
+    text = number_text(mean, style)
+    if std is not None:
+        text += (" ± " if style == PERCENT else "±") + number_text(std, style)
+    return text + (f" (+{failed} failed)" if failed else "")
+
+
 def value_text(cell: Cell | None) -> str:
     """``59.9``, ``59.9 ± 1.2``, ``59.9 (+1 failed)`` or ``failed×2``; values in percent, one decimal."""
     if cell is None:
-        return "—"
+        return NO_VALUE
     if cell.mean is None:
         return f"failed×{cell.failed}"
-    text = f"{100 * cell.mean:.1f}"
-    if len(cell.values) > 1:
-        text += f" ± {100 * cell.std:.1f}"
-    if cell.failed:
-        text += f" (+{cell.failed} failed)"
-    return text
+    return mean_text(100 * cell.mean, 100 * cell.std if len(cell.values) > 1 else None, cell.failed)

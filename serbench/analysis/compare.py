@@ -9,12 +9,11 @@ filters compare two runs of the same matrix (two serbench versions, two
 machines). Pairs that differ only in fold and seed pool into one comparison,
 as the leaderboard pools them; seeds of one fold share its test utterances, so
 they are averaged per utterance and never counted as more samples (see
-``serbench.leaderboard.significance``).
+``serbench.analysis.significance``).
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -22,10 +21,11 @@ from typing import Any, Iterable
 import numpy as np
 import yaml
 
-from serbench.bench.spec import EXCLUDE_FIELDS, eval_fields, matches
+from serbench.suggest import did_you_mean
+from serbench.analysis.significance import TESTS, Bootstrap, Fold, paired_bootstrap, z_test
+from serbench.bench.identity import EXCLUDE_FIELDS, eval_fields, matches, protocol_name
 from serbench.errors import SerbenchError
 from serbench.leaderboard.aggregate import column_of, dataset_params
-from serbench.leaderboard.significance import TESTS, Bootstrap, Fold, paired_bootstrap, z_test
 
 FIELDS = EXCLUDE_FIELDS
 _POOLED = ("fold", "seed")
@@ -40,9 +40,9 @@ def parse_where(items: Iterable[str], option: str) -> dict[str, Any]:
         if not sep or not field:
             raise SerbenchError(f"{option} {item!r}: write FIELD=VALUE, e.g. {option} defense=vanilla-adv")
         if field not in FIELDS:
-            close = difflib.get_close_matches(field, FIELDS, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise SerbenchError(f"{option} {item!r}: unknown field {field!r}; {hint}fields: {', '.join(FIELDS)}")
+            hint = did_you_mean(field, FIELDS).removeprefix("; ")
+            raise SerbenchError(f"{option} {item!r}: unknown field {field!r}; {hint + ' ' if hint else ''}fields: "
+                                f"{', '.join(FIELDS)}")
         try:
             rules[field] = yaml.safe_load(value)
         except yaml.YAMLError as exc:
@@ -209,7 +209,7 @@ def pair_runs(records_a: Iterable[dict[str, Any]], records_b: Iterable[dict[str,
         ds = first_a["train"]["dataset"]
         order = column_of(first_a["condition"]).order
         comparisons.append(((ds["name"], first_a["partition"], _system(first_a), _system(first_b), order), Comparison(
-            corpus=f"{ds['name']} · {ds.get('protocol') or 'default'}", partition=first_a["partition"],
+            corpus=f"{ds['name']} · {protocol_name(ds)}", partition=first_a["partition"],
             condition=column_of(first_a["condition"]).title, a=_system(first_a), b=_system(first_b),
             cells=len(pairs), n=n, uar_a=uar_a, uar_b=uar_b, z=z, p_z=p, bootstrap=boot, folds=len(folds))))
     comparisons.sort(key=lambda item: item[0])

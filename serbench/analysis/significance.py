@@ -16,6 +16,9 @@ proportion over the n distinct test utterances. It ignores that both systems
 saw the same utterances and that UAR weighs classes equally; serbench keeps it
 to reproduce the paper's marks (``--test ztest``, the ``ren2020`` layout).
 
+UAR is the engine's (:func:`serbench.engine.metrics.uar_of_correct`), on each utterance's share of correct
+evaluations.
+
 Both answer the one-sided question "is B's UAR higher than A's"; p-values near
 1 mean A is the better one (swap the runs to ask the other way).
 """
@@ -26,6 +29,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from serbench.engine.metrics import uar_of_correct
 
 #: p-value thresholds and their marks, strictest first (the usual * / ** / *** convention).
 MARKS = ((0.001, "***"), (0.01, "**"), (0.05, "*"))
@@ -53,34 +58,6 @@ def z_test(uar_a: float, uar_b: float, n_a: int, n_b: int) -> tuple[float, float
         return 0.0, 1.0 if uar_b <= uar_a else 0.0
     z = (uar_b - uar_a) / se
     return z, 0.5 * math.erfc(z / math.sqrt(2.0))
-
-
-def _recall(y: np.ndarray, correct: np.ndarray, n_classes: int) -> np.ndarray:
-    """Per-class mean of ``correct`` (1 / 0, or a share of seeds) over the utterances of each class."""
-    y, correct = np.atleast_2d(y), np.atleast_2d(correct)
-    rows, n = y.shape
-    flat = (np.arange(rows)[:, None] * n_classes + y).ravel()
-    totals = np.bincount(flat, minlength=rows * n_classes).reshape(rows, n_classes).astype(float)
-    hits = np.bincount(flat, weights=correct.ravel().astype(float), minlength=rows * n_classes)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return hits.reshape(rows, n_classes) / totals
-
-
-def recall_per_class(y: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """Recall of each class present in ``y`` (rows: bootstrap replicates when 2-D; NaN for absent classes)."""
-    y, pred = np.atleast_2d(y), np.atleast_2d(pred)
-    return _recall(y, y == pred, n_classes)
-
-
-def uar(y: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """UAR over the classes present (per replicate when 2-D), as the engine's metric computes it."""
-    return np.nanmean(recall_per_class(y, pred, n_classes), axis=-1)
-
-
-def uar_of_shares(y: np.ndarray, correct: np.ndarray, n_classes: int) -> np.ndarray:
-    """UAR from each utterance's share of correct evaluations (per replicate when 2-D). With the same
-    utterances in every seed this is exactly the mean over seeds of the seeds' UARs."""
-    return np.nanmean(_recall(y, correct, n_classes), axis=-1)
 
 
 @dataclass(frozen=True)
@@ -149,11 +126,11 @@ def paired_bootstrap(folds: list[Fold], n_classes: int, replicates: int = 2000, 
     rng = np.random.default_rng(seed)
     observed, deltas = [], np.zeros(replicates)
     for f in folds:
-        observed.append(float(uar_of_shares(f.labels, f.correct_b, n_classes)[0]
-                              - uar_of_shares(f.labels, f.correct_a, n_classes)[0]))
+        observed.append(float(uar_of_correct(f.labels, f.correct_b, n_classes)[0]
+                              - uar_of_correct(f.labels, f.correct_a, n_classes)[0]))
         idx = rng.integers(0, len(f), size=(replicates, len(f)))
         y = f.labels[idx]
-        deltas += uar_of_shares(y, f.correct_b[idx], n_classes) - uar_of_shares(y, f.correct_a[idx], n_classes)
+        deltas += uar_of_correct(y, f.correct_b[idx], n_classes) - uar_of_correct(y, f.correct_a[idx], n_classes)
     deltas /= len(folds)
     p = (1.0 + float(np.sum(deltas <= 0.0))) / (1.0 + replicates)
     low, high = np.percentile(deltas, [2.5, 97.5])

@@ -1,0 +1,1 @@
+"""Analysis over stored records beyond the boards: significance tests and run-to-run comparison."""
