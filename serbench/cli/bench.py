@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rich.markup import escape
 
-from serbench.cli.main import RESULTS_OPT, app, check_output_dir, console, err_console
+from serbench.cli.app import RESULTS_OPT, app, console, err_console
+from serbench.cli.paths import check_output_dir
 from serbench.errors import SerbenchError
 
 
@@ -54,7 +56,11 @@ class _RunProgress:
             self.bar.update(self.cells, info=payload["label"][-60:])
 
 
-EXECUTORS = ("local", "ray")
+class Executor(StrEnum):
+    """Where ``run`` computes the cells; a Typer choice, so a bad value is a usage error (exit 2)."""
+
+    local = "local"
+    ray = "ray"
 
 
 @app.command()
@@ -68,7 +74,7 @@ def run(
                                  "compute nothing, write nothing (corpora are listed and fingerprinted, "
                                  "no audio is decoded)."),
     as_json: bool = typer.Option(False, "--json", help="With --dry-run: the cell list as JSON."),
-    executor: str = typer.Option("local", "--executor", help="local (in-process) or ray."),
+    executor: Executor = typer.Option(Executor.local, "--executor", help="local (in-process) or ray."),
     address: str = typer.Option(None, "--address", help="Ray cluster address (default: start a local Ray)."),
     num_cpus: int = typer.Option(None, "--num-cpus", help="CPUs of the local Ray instance (default: all)."),
     cpus_per_task: float = typer.Option(1.0, "--cpus-per-task", help="Ray CPUs per train-cell task."),
@@ -85,8 +91,6 @@ def run(
     from serbench.bench.store import Store
     from serbench.registry import editable_warning
 
-    if executor not in EXECUTORS:
-        raise SerbenchError(f"--executor: unknown executor {executor!r}; use {' or '.join(EXECUTORS)}")
     if as_json and not dry_run:
         raise SerbenchError("--json goes with --dry-run (the results are in the store: serbench results ls --json)")
     if results.exists() and not results.is_dir():
@@ -104,7 +108,7 @@ def run(
     if warning := editable_warning():  # code may have changed under the same versions: cached cells reused
         err_console.print(f"[yellow]warning[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
     with _RunProgress(quiet) as progress:
-        if executor == "ray":
+        if executor is Executor.ray:
             from serbench.bench.ray_executor import run_with_ray
 
             summary = run_with_ray(spec, store, address=address, device=device, force=force,
@@ -159,11 +163,11 @@ def _dry_run(spec: Any, store: Any, as_json: bool) -> None:
     for tc, evals in plan:
         # The runner's rule (LocalRunner.needs_work): a train cell is done when its train record is, not when
         # a checkpoint exists (a run killed between the two writes leaves a checkpoint without its record).
-        rows.append({"kind": "train", "key": tc.key, "label": runner._describe_train(tc), "state": state(tc.key),
+        rows.append({"kind": "train", "key": tc.key, "label": runner.describe_train(tc), "state": state(tc.key),
                      "checkpoint": store.checkpoint_path(tc.key).exists()})
         for e in evals:
             rows.append({"kind": "eval", "key": e.key, "train_key": tc.key, "partition": e.partition,
-                         "label": runner._describe(e), "state": state(e.key)})
+                         "label": runner.describe(e), "state": state(e.key)})
     evals = [r for r in rows if r["kind"] == "eval"]
     trains_left = sum(r["state"] != "done" for r in rows if r["kind"] == "train")
     totals = {"train_cells": len(plan), "eval_cells": len(evals),

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from serbench.cli.main import app, console
+from serbench.cli.app import app, console
 from serbench.errors import SerbenchError, UsageError
 
 
@@ -34,8 +34,8 @@ def compare(
     Example: serbench compare results --a-where defense=standard --b-where defense=vanilla-adv
     """
     from serbench.bench.store import Store
-    from serbench.leaderboard.compare import pair_runs, parse_where
-    from serbench.leaderboard.significance import TESTS, mark
+    from serbench.analysis.compare import pair_runs, parse_where
+    from serbench.analysis.significance import TESTS, mark
 
     if test not in TESTS:
         raise typer.BadParameter(f"unknown test {test!r}; use {' or '.join(TESTS)}", param_hint="'--test'")

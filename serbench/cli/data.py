@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from serbench.cli.main import app, console, err_console
+from serbench.cli.app import app, console, err_console
 
 data_app = typer.Typer(help="Inspect corpora: is a local copy usable, what does it hold?", no_args_is_help=True)
 app.add_typer(data_app, name="data")

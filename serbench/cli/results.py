@@ -5,19 +5,29 @@ from __future__ import annotations
 import csv
 import io
 import json
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import typer
 
 from rich.markup import escape
 
-from serbench.cli.main import RESULTS_OPT, app, check_output_file, console
+from serbench.cli.app import RESULTS_OPT, app, console
+from serbench.cli.paths import check_output_file
 from serbench.errors import SerbenchError
 from serbench.files import write_bytes_atomic
 
 results_app = typer.Typer(help="Inspect and export the results store.", no_args_is_help=True)
 app.add_typer(results_app, name="results")
+
+
+class Status(StrEnum):
+    """A record's status, to list or export only the ok or only the failed cells."""
+
+    ok = "ok"
+    failed = "failed"
+
 
 COLUMNS = ("key", "spec_name", "dataset", "protocol", "fold", "model", "defense", "seed", "partition", "type",
            "attack", "noise", "domain", "norm", "eps", "snr_db", "uar", "wa", "macro_f1", "status", "error",
@@ -45,21 +55,19 @@ def _sort_key(row: dict[str, Any]) -> tuple:
                   "noise", "domain", "norm")) + (row["eps"] or 0.0, row["snr_db"] or 0.0, row["key"])
 
 
-def _rows(results: Path, status: str | None) -> list[dict[str, Any]]:
+def _rows(results: Path, status: Status | None) -> list[dict[str, Any]]:
     from serbench.bench.store import Store
 
     if not results.is_dir():
         raise SerbenchError(f"{results}: no results directory; run `serbench run SPEC --results {results}` first")
-    if status not in (None, "ok", "failed"):
-        raise SerbenchError(f"--status: unknown status {status!r}; use ok or failed")
     rows = [flat_row(r) for r in Store(results).records(strict=False) if r.get("kind") == "eval"]
-    return sorted((r for r in rows if status is None or r["status"] == status), key=_sort_key)
+    return sorted((r for r in rows if status is None or r["status"] == status.value), key=_sort_key)
 
 
 @results_app.command("ls")
 def ls(
     results: Path = RESULTS_OPT,
-    status: str = typer.Option(None, "--status", help="Only ok or only failed cells."),
+    status: Optional[Status] = typer.Option(None, "--status", help="Only ok or only failed cells."),
     as_json: bool = typer.Option(False, "--json", help="JSON rows instead of a table."),
 ) -> None:
     """List the eval records in the store, one line per cell.
@@ -96,7 +104,7 @@ def export(
     as_csv: bool = typer.Option(False, "--csv", help="CSV, one row per eval record."),
     as_json: bool = typer.Option(False, "--json", help="JSON, a list of rows."),
     output: Path = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
-    status: str = typer.Option(None, "--status", help="Only ok or only failed cells."),
+    status: Optional[Status] = typer.Option(None, "--status", help="Only ok or only failed cells."),
 ) -> None:
     """Export every eval record as one flat table (CSV or JSON), sorted deterministically.
 
