@@ -129,7 +129,7 @@ def _lines(plt, data: dict[str, Any], xlabel: str, invert: bool):
 
 
 def _draw_eps(plt, data):
-    return _lines(plt, data, "eps (fraction of the feature range)", invert=False)
+    return _lines(plt, data, "eps (normalised feature units; dB per bin in the title)", invert=False)
 
 
 def _draw_snr(plt, data):
