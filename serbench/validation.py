@@ -131,14 +131,14 @@ def validate_attack(name: str, **params: Any) -> ValidationReport:
     """
     from serbench.attacks.base import ThreatModel
     from serbench.attacks.budget import check_budget
-    from serbench.features import FeaturePipeline, LogMel
+    from serbench.features import FeaturePipeline, LogSpectrogram
     from serbench.normalization import DEFAULT_NORMALIZATION, from_state
 
     rep = ValidationReport("attacks", name)
     torch.manual_seed(0)
     model = serbench.get("models", "cnn4.tiny", num_classes=4).eval()
     norm = from_state({"name": DEFAULT_NORMALIZATION, "center_db": -40.0, "high_db": 20.0})
-    pipeline = FeaturePipeline(LogMel(), norm, model).eval()
+    pipeline = FeaturePipeline(LogSpectrogram(), norm, model).eval()
     y = torch.tensor([0, 1, 2, 3])
     low, high = norm.bounds
     features = low + (high - low) * torch.rand(4, 1, 64, 32)
