@@ -198,9 +198,9 @@ class LocalRunner:
                 summary.failed.append((self.describe(e), reason))
                 self.progress("cell", {"label": self.describe(e), "status": "failed"})
             return summary
+        ctx = EvalContext(trained, self.store, lambda source: self._trained_source(source, env))
         for e in todo:
             try:
-                ctx = EvalContext(trained, self.store, lambda source: self._trained_source(source, env))
                 rec = evaluate(e, ctx, self.spec.name, env)
                 self.store.write(rec)
                 summary.computed += 1

@@ -124,7 +124,7 @@ class SpecReader:
             raise self.fail(where, "missing component 'name'")
         unknown = sorted(set(item) - {"name", "params"} - set(extra))
         if unknown:
-            raise self.fail(f"{where}.{unknown[0]}", self._unknown_key(unknown[0], {"name", "params"} | set(extra)))
+            raise self.fail(f"{where}.{unknown[0]}", self.unknown_key(unknown[0], {"name", "params"} | set(extra)))
         params = self.mapping(item.get("params", {}) or {}, f"{where}.params")
         try:
             return resolve(kind, item["name"], params), item
@@ -157,7 +157,7 @@ class SpecReader:
         return [m if isinstance(item, str) else {**item, "name": m} for m in matches]
 
     @staticmethod
-    def _unknown_key(key: str, allowed: set[str]) -> str:
+    def unknown_key(key: str, allowed: set[str]) -> str:
         return f"unknown field {key!r}{did_you_mean(key, sorted(allowed))} (allowed: {', '.join(sorted(allowed))})"
 
 
@@ -186,7 +186,7 @@ def read_top_level(r: SpecReader, data: Any) -> dict[str, Any]:
     data = r.mapping(data, "")
     unknown = sorted(set(data) - TOP_LEVEL)
     if unknown:
-        raise r.fail(unknown[0], r._unknown_key(unknown[0], TOP_LEVEL))
+        raise r.fail(unknown[0], r.unknown_key(unknown[0], TOP_LEVEL))
     if "include" in data:
         raise r.fail("include", "include is resolved when a spec file is read: use load_spec(path)")
     return data
@@ -249,7 +249,7 @@ def read_segments(r: SpecReader, raw_seg: Any) -> dict[str, int]:
     raw_seg = {} if raw_seg is True else dict(r.mapping(raw_seg, "frontend.segments"))
     unknown_seg = sorted(set(raw_seg) - {"window", "hop"})
     if unknown_seg:
-        raise r.fail(f"frontend.segments.{unknown_seg[0]}", r._unknown_key(unknown_seg[0], {"window", "hop"}))
+        raise r.fail(f"frontend.segments.{unknown_seg[0]}", r.unknown_key(unknown_seg[0], {"window", "hop"}))
     window = r.integer(raw_seg.get("window", SEGMENT_WINDOW), "frontend.segments.window")
     hop = r.integer(raw_seg.get("hop", window), "frontend.segments.hop")
     for key, value in (("window", window), ("hop", hop)):
@@ -403,7 +403,7 @@ def read_transfer(r: SpecReader, data: dict[str, Any]) -> list[TransferAxis]:
         source = r.mapping(item.pop("source", None), f"{where}.source")
         unknown_src = sorted(set(source) - {"model", "defense"})
         if unknown_src:
-            raise r.fail(f"{where}.source.{unknown_src[0]}", r._unknown_key(unknown_src[0], {"model", "defense"}))
+            raise r.fail(f"{where}.source.{unknown_src[0]}", r.unknown_key(unknown_src[0], {"model", "defense"}))
         if "model" not in source:
             raise r.fail(f"{where}.source.model", "missing: the model the attack is crafted on")
         src_model = r.model(source["model"], f"{where}.source.model")
@@ -445,7 +445,7 @@ def read_exclude(r: SpecReader, data: dict[str, Any]) -> list[dict[str, Any]]:
             raise r.fail(f"exclude[{i}]", "an empty rule would exclude every cell")
         for key, value in rule.items():
             if key not in EXCLUDE_FIELDS:
-                raise r.fail(f"exclude[{i}].{key}", r._unknown_key(key, set(EXCLUDE_FIELDS)))
+                raise r.fail(f"exclude[{i}].{key}", r.unknown_key(key, set(EXCLUDE_FIELDS)))
             for v in value if isinstance(value, list) else [value]:
                 if not isinstance(v, (str, int, float)) or isinstance(v, bool):
                     raise r.fail(f"exclude[{i}].{key}", f"expected a name, number or list of them, got {v!r}")

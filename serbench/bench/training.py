@@ -236,14 +236,14 @@ class ModelBuilder:
 
 def new_normalization(frontend_spec: dict[str, Any]) -> Normalization:
     """The unfitted normalisation a train cell names, at its front end's log floor."""
-    params = dict(frontend_spec.get("normalization") or {"name": "minmax"})
+    params = dict(frontend_spec["normalization"])
     return normalization(params.pop("name"), floor_db=floor_db(frontend_spec["log_floor"]), **params)
 
 
 def saved_normalization(state: dict[str, Any], frontend_spec: dict[str, Any]) -> Normalization:
     """A checkpoint's fitted normalisation; it must be the one the cell names (else the checkpoint is stale)."""
     norm = from_state(state)
-    wanted = (frontend_spec.get("normalization") or {"name": "minmax"})["name"]
+    wanted = frontend_spec["normalization"]["name"]
     if norm.name != wanted:
         raise ValueError(f"checkpoint normalisation {norm.name!r} is not the cell's {wanted!r}")
     return norm

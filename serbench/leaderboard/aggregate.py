@@ -36,6 +36,7 @@ import json
 import re
 import statistics
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Iterable
 
 from serbench.bench.conditions import Column, WorstCase, condition_from
@@ -62,6 +63,19 @@ def threat_of(condition: dict[str, Any], record: dict[str, Any] | None = None) -
         return NO_THREAT
     label = f"{threat['domain']}/{threat['norm']}"
     return f"{label} · {normalization_of(record)}" if threat["domain"] == "feature" and record else label
+
+
+def db_per_eps(records: Iterable[dict[str, Any]]) -> tuple[float, float, float] | None:
+    """dB per frequency bin of one eps unit (mean, min and max over bins, averaged over records), from the
+    ok attack records' ``eps_units``; None where no record states it (legacy records)."""
+    per_unit = [(u["db_per_bin_mean"] / u["eps_scaled"], u["db_per_bin_min"] / u["eps_scaled"],
+                 u["db_per_bin_max"] / u["eps_scaled"])
+                for rec in records if rec.get("status") == "ok"
+                for u in [(rec.get("metrics") or {}).get("eps_units")] if u and u.get("eps_scaled")]
+    if not per_unit:
+        return None
+    mean, low, high = (statistics.fmean(v) for v in zip(*per_unit))
+    return mean, low, high
 
 
 def normalization_of(record: dict[str, Any]) -> str:
@@ -160,17 +174,14 @@ class Board:
         unit = self.eps_unit
         return f"{self.corpus} · {self.protocol} · {self.partition} · {threat}" + (f" ({unit})" if unit else "")
 
-    @property
+    @cached_property
     def eps_unit(self) -> str | None:
-        """What one unit of eps is in dB per frequency bin, from the attack records' ``eps_units``
-        (``1 eps = 4.34 dB per bin``; a range where the normalisation's unit differs between bins)."""
-        per_unit = [(u["db_per_bin_mean"] / u["eps_scaled"], u["db_per_bin_min"] / u["eps_scaled"],
-                     u["db_per_bin_max"] / u["eps_scaled"])
-                    for _, rec in self.entries if rec.get("status") == "ok"
-                    for u in [(rec.get("metrics") or {}).get("eps_units")] if u and u.get("eps_scaled")]
-        if not per_unit:
+        """What one unit of eps is in dB per frequency bin (``1 eps = 4.34 dB per bin``; a range where the
+        normalisation's unit differs between bins). Read once: every title and plot caption shows it."""
+        unit = db_per_eps(rec for _, rec in self.entries)
+        if unit is None:
             return None
-        mean, low, high = (statistics.fmean(v) for v in zip(*per_unit))
+        mean, low, high = unit
         if high - low < 1e-6 * max(abs(mean), 1.0):
             return f"1 eps = {mean:.3g} dB per bin"
         return f"1 eps = {mean:.3g} dB per bin on average, {low:.3g}-{high:.3g}"

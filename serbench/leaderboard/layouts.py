@@ -29,7 +29,13 @@ from serbench.analysis.significance import z_test
 from serbench.bench.identity import protocol_name
 from serbench.bench.conditions import Attack, Clean, Noise
 from serbench.bench.records import condition_of
-from serbench.leaderboard.aggregate import ConditionLabels, dataset_params, variant_labeller
+from serbench.leaderboard.aggregate import (
+    ConditionLabels,
+    dataset_params,
+    db_per_eps,
+    normalization_of,
+    variant_labeller,
+)
 from serbench.leaderboard.text import FRACTION, NO_VALUE, PERCENT, mean_text
 
 REN_ALPHA = 0.001
@@ -57,20 +63,18 @@ LATIF_DEVIATIONS = [
 def eps_note(records: Iterable[dict[str, Any]]) -> str | None:
     """What the tables' eps is in dB per bin, from the attack records' ``eps_units`` (the papers state no
     feature scale, so the unit is serbench's choice and must be read off the table)."""
-    units = {}
+    by_normalization: dict[str, list[dict[str, Any]]] = {}
     for r in records:
-        u = (r.get("metrics") or {}).get("eps_units")
         if isinstance(condition_of(r), Attack) and r["condition"]["threat"]["domain"] == "feature":
-            name = u["normalization"] if u else "minmax"
-            if u and u.get("eps_scaled"):
-                units.setdefault(name, []).append(u["db_per_bin_mean"] / u["eps_scaled"])
-            else:
-                units.setdefault(name, [])
-    if not units:
+            by_normalization.setdefault(normalization_of(r), []).append(r)
+    if not by_normalization:
         return None
-    parts = [f"{name} features, 1 eps = {statistics.fmean(v):.3g} dB per bin" + (" on average" if name == "standardize"
-                                                                                else "")
-             if v else f"{name} features (legacy records: no dB per bin recorded)" for name, v in sorted(units.items())]
+    parts = []
+    for name, recs in sorted(by_normalization.items()):
+        unit = db_per_eps(recs)
+        parts.append(f"{name} features (legacy records: no dB per bin recorded)" if unit is None else
+                     f"{name} features, 1 eps = {unit[0]:.3g} dB per bin" + (" on average" if name == "standardize"
+                                                                              else ""))
     return ("eps is in the units of the models' feature normalisation: " + "; ".join(parts)
             + " (the paper states no feature scale; docs/methodology.md)")
 
