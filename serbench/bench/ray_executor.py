@@ -58,6 +58,7 @@ def run_with_ray(spec: Spec, store: Store, *, address: str | None = None, device
     progress("start", {"cells": sum(len(evals) for _, evals in plan), "train_cells": len(plan)})
     store.root.mkdir(parents=True, exist_ok=True)
     store.remove_stale_temp_files()
+    store.remove_stale_locks()
     summary = RunSummary()
     todo = []
     for tc, evals in plan:

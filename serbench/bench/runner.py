@@ -145,6 +145,7 @@ class LocalRunner:
         plan = self.plan()
         self.progress("start", {"cells": sum(len(evals) for _, evals in plan), "train_cells": len(plan)})
         self.store.remove_stale_temp_files()
+        self.store.remove_stale_locks()
         summary = self.execute(plan, environment(self.device))
         summary.seconds = time.perf_counter() - start
         return summary

@@ -100,6 +100,22 @@ class Store:
         """The lock a run holds while it trains and evaluates train cell ``train_key``."""
         return CellLock(self.locks_dir / f"{train_key}.lock")
 
+    def remove_stale_locks(self) -> int:
+        """Take over and release every lock whose owner is gone.
+
+        A run killed after its cell's last record was written but before it released the lock leaves a
+        lock that no later run would touch (the cell is complete, so nobody asks for it); this sweeps it.
+        Live owners' locks are left alone; the takeover is the same guarded one a waiting run performs."""
+        removed = 0
+        if not self.locks_dir.is_dir():
+            return removed
+        for path in self.locks_dir.glob("*.lock"):
+            lock = CellLock(path)
+            if lock.is_stale() and lock.try_acquire():
+                lock.release()
+                removed += 1
+        return removed
+
     def remove_stale_temp_files(self, older_than_s: float = 3600.0) -> int:
         """Delete temp files of writers that died mid-write (old enough that no live writer owns them)."""
         removed, now = 0, time.time()
