@@ -53,7 +53,7 @@ def test_ren2020_dev_and_test_plan_table_2(tmp_path):
 def test_ren2020_pads_to_the_papers_373_frames(name):
     """The paper pads every utterance to the longest: (373, 64) log-Mel images, not the 3.0 s default crop."""
     spec = load_spec(BENCHMARKS / name)
-    policy = length_policy(spec.frontend_spec(), spec.frontend.sample_rate)
+    policy = length_policy(spec.seconds, spec.segments, spec.frontend.hop_length, spec.frontend.sample_rate)
     frontend = LogSpectrogram(spec.frontend)
     assert policy.name == "pad_or_crop" and frontend.num_frames(policy.samples) == 373
     assert frontend(torch.zeros(1, policy.samples)).shape[-2:] == (64, 373)
@@ -80,7 +80,7 @@ def test_latif2020_follows_the_paper():
     """10 seeds; whole utterances segmented (not 2 windows); the cross-corpus 30 % drawn at random."""
     spec = load_spec(BENCHMARKS / "latif2020.yaml")
     assert list(spec.seeds) == list(range(10))
-    policy = length_policy(spec.frontend_spec(), spec.frontend.sample_rate)
+    policy = length_policy(spec.seconds, spec.segments, spec.frontend.hop_length, spec.frontend.sample_rate)
     assert policy.name == "segments" and (policy.window, policy.hop) == (256, 256)
     assert policy.windows_for(35 * 16000) == 14  # IEMOCAP's longest (about 35 s) kept whole
     cross = [d for d in spec.datasets if d.resolved.info.name == "cross-corpus"]

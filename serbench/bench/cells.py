@@ -12,12 +12,16 @@ cell without them has no key.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from serbench.bench.conditions import Condition
+from serbench.bench.axes import dataset_identity
+from serbench.bench.conditions import Condition, Transfer
 from serbench.canonical import canonical_json
+from serbench.engine.schedules import Schedule
 from serbench.errors import SerbenchError
+from serbench.features import FrontendConfig
+from serbench.registry import Resolved
 
 SCHEMA_VERSION = 2  # 2: records carry a digest; keys carry data fingerprints, resolved protocols, package versions
 
@@ -26,28 +30,80 @@ def content_key(kind: str, cell: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json({"schema": SCHEMA_VERSION, kind: cell}).encode()).hexdigest()
 
 
-def check_keyable(train: dict[str, Any]) -> None:
+def check_keyable(data: DataPart) -> None:
     """Refuse to key a train cell whose data fingerprint or protocol is not resolved: such a key would name
     no data (or a different default) and could reuse results computed on other files."""
-    dataset = train.get("dataset") or {}
-    for field in ("fingerprint", "protocol"):
-        if dataset.get(field) is None:
+    for name in ("fingerprint", "protocol"):
+        if getattr(data, name) is None:
             raise SerbenchError(
-                f"train cell of dataset {dataset.get('name')!r} has no {field}: expand the spec through a runner "
+                f"train cell of dataset {data.dataset.requested!r} has no {name}: expand the spec through a runner "
                 "(LocalRunner.train_cells loads each corpus) before asking for keys"
             )
 
 
 @dataclass(frozen=True)
-class TrainCell:
-    """dataset (identity + fingerprint + protocol + fold), model, defense, frontend, training, seed."""
+class DataPart:
+    """The data a model learns from: the spec's dataset axis ``axis`` (its index: which loaded corpus), read
+    under ``protocol``, fold ``fold``, holding the files whose content fingerprint is ``fingerprint``."""
 
-    identity: dict[str, Any]
+    axis: int
+    dataset: Resolved
+    protocol: str | None
+    fold: int | str
+    fingerprint: str | None = None
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """Its part of the key: the corpus (its location left out), its content, protocol and fold."""
+        return {**dataset_identity(self.dataset), "fingerprint": self.fingerprint, "protocol": self.protocol,
+                "fold": self.fold}
+
+
+@dataclass(frozen=True)
+class FrontendPart:
+    """The front end a model sees: features, length policy (``seconds``, or Latif et al.'s ``segments``) and
+    feature normalisation (``{name, <params>}``: it decides what a feature-domain eps means)."""
+
+    features: FrontendConfig
+    seconds: float
+    normalization: dict[str, Any] = field(default_factory=dict)
+    segments: dict[str, int] | None = None
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        spec = {**self.features.as_dict(), "seconds": self.seconds, "normalization": dict(self.normalization)}
+        return spec if self.segments is None else {**spec, "segments": dict(self.segments)}
+
+
+@dataclass(frozen=True)
+class TrainCell:
+    """Everything that determines a trained model, as typed parts; :attr:`identity` is what its key hashes."""
+
+    data: DataPart
+    model: Resolved
+    defense: Resolved
+    frontend: FrontendPart
+    training: Schedule
+    seed: int
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        return {"dataset": self.data.identity, "model": self.model.identity(), "defense": self.defense.identity(),
+                "frontend": self.frontend.identity, "training": self.training.as_dict(), "seed": self.seed}
 
     @property
     def key(self) -> str:
-        check_keyable(self.identity)
+        check_keyable(self.data)
         return content_key("train", self.identity)
+
+    def source_of(self, transfer: Transfer) -> "TrainCell":
+        """The cell a transfer attack is crafted on: this one's data, front end, schedule and seed with the
+        transfer's source model and defense."""
+        if transfer.source_parts is None:
+            raise SerbenchError("a transfer condition read back from a record names no source components; "
+                                "evaluate transfers from a spec's cells")
+        model, defense = transfer.source_parts
+        return replace(self, model=model, defense=defense)
 
 
 @dataclass(frozen=True)
@@ -65,7 +121,7 @@ class EvalCell:
 
     @property
     def key(self) -> str:
-        check_keyable(self.train.identity)
+        check_keyable(self.train.data)
         return content_key("eval", {"train": self.train.identity, "partition": self.partition,
                                     "condition": self.condition.identity})
 

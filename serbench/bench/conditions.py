@@ -11,9 +11,12 @@ of comparing ``type`` strings.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from serbench.canonical import canonical_json
+
+if TYPE_CHECKING:
+    from serbench.registry import Resolved
 
 Identity = dict[str, Any]
 Role = str  # what a component is in a condition: "noise", "attack", "source-model", "source-defense"
@@ -159,6 +162,9 @@ class Transfer(_Threatened):
     source: Identity
     attack: Identity
     threat: Identity
+    # The source's (model, defense) components, where the cell was expanded from a spec (not in the identity;
+    # a condition read back from a record has none): TrainCell.source_of builds the source cell from them.
+    source_parts: tuple[Resolved, Resolved] | None = None
 
     @property
     def identity(self) -> Identity:

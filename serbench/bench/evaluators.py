@@ -52,7 +52,7 @@ def evaluate_noise(cell: EvalCell, cond: Noise, ctx: EvalContext) -> tuple[Metri
     tm = ctx.trained
     part = tm.partitions[cell.partition]
     noise = registry("noises").create(cond.noise["name"], **cond.noise["params"])
-    rng = np.random.default_rng([cell.train.identity["seed"], 7, int(round(cond.snr_db * 1000)) % 2**31])
+    rng = np.random.default_rng([cell.train.seed, 7, int(round(cond.snr_db * 1000)) % 2**31])
     logits = []
     for g in part.groups:
         noise_waves = torch.from_numpy(np.stack([
@@ -77,7 +77,7 @@ def evaluate_attack_condition(cell: EvalCell, cond: Attack | Transfer, ctx: Eval
     model, x = tm.attacked(cell.partition, threat.domain)
     target, warnings = None, []
     if isinstance(cond, Transfer):
-        source = ctx.source(TrainCell({**cell.train.identity, **cond.source}))
+        source = ctx.source(cell.train.source_of(cond))
         if threat.domain == "feature" and source.norm.state() != tm.norm.state():
             raise SerbenchError("feature-domain transfer needs source and target behind the same fitted feature "
                                 "normalisation; use domain: waveform for this pair")

@@ -9,7 +9,7 @@ so a matrix decodes every file once.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -22,15 +22,15 @@ from serbench.engine.lengths import LengthGroup, PadOrCrop, Segments, group_wave
 from serbench.errors import SerbenchError
 from serbench.features import FrontendConfig, LogSpectrogram
 
+if TYPE_CHECKING:
+    from serbench.bench.cells import FrontendPart
+
 PARTITIONS = ("train", "valid", "test")
-# Entries of a train cell's ``frontend`` that are not front-end parameters: the length policy and the
-# normalisation (serbench.normalization) read them.
-NOT_FRONTEND = ("seconds", "segments", "normalization")
 
 
-def frontend_for(frontend_spec: dict[str, Any], corpus: Corpus) -> LogSpectrogram:
+def frontend_for(features: FrontendConfig, corpus: Corpus) -> LogSpectrogram:
     """The front end a train cell names; its sample rate must be the corpus's."""
-    frontend = LogSpectrogram(FrontendConfig(**{k: v for k, v in frontend_spec.items() if k not in NOT_FRONTEND}))
+    frontend = LogSpectrogram(features)
     if frontend.config.sample_rate != corpus.sample_rate:
         raise SerbenchError(
             f"front end expects {frontend.config.sample_rate} Hz but corpus {corpus.name!r} delivers "
@@ -42,11 +42,12 @@ def frontend_for(frontend_spec: dict[str, Any], corpus: Corpus) -> LogSpectrogra
 class FoldData:
     """A fold's partitions and their dB features (per length group, on ``device``), computed once."""
 
-    def __init__(self, corpus: Corpus, fold: Fold, frontend_spec: dict[str, Any], cache: FeatureCache,
+    def __init__(self, corpus: Corpus, fold: Fold, frontend: FrontendPart, cache: FeatureCache,
                  device: torch.device) -> None:
         self.corpus, self.fold, self.cache, self.device = corpus, fold, cache, device
-        self.frontend = frontend_for(frontend_spec, corpus)
-        self.policy = length_policy(frontend_spec, corpus.sample_rate)
+        self.frontend = frontend_for(frontend.features, corpus)
+        self.policy = length_policy(frontend.seconds, frontend.segments, frontend.features.hop_length,
+                                    corpus.sample_rate)
         self.partitions = {part: load_partition(corpus, list(fold.partition(part)), self.policy, cache)
                            for part in PARTITIONS}
         self._features: dict[str, list[torch.Tensor]] = {}

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from serbench.attacks.base import ThreatModel
-from serbench.bench.axes import attack_identity, dataset_identity
-from serbench.bench.cells import EvalCell, TrainCell
+from serbench.bench.axes import attack_identity
+from serbench.bench.cells import DataPart, EvalCell, TrainCell
 from serbench.bench.conditions import Attack, Clean, Noise, Transfer, WorstCase
 from serbench.bench.identity import eval_fields, matches
 from serbench.errors import SerbenchError
@@ -42,16 +42,8 @@ def all_train_cells(spec: Spec, fold_counts: dict[int, int] | None,
             for m in spec.models:
                 for df in spec.defenses:
                     for seed in spec.seeds:
-                        cells.append(TrainCell({
-                            "dataset": {**dataset_identity(d.resolved),
-                                        "fingerprint": (fingerprints or {}).get(d_index),
-                                        "protocol": d.protocol, "fold": fold},
-                            "model": m.identity(),
-                            "defense": df.identity(),
-                            "frontend": spec.frontend_spec(),
-                            "training": spec.training.as_dict(),
-                            "seed": seed,
-                        }))
+                        data = DataPart(d_index, d.resolved, d.protocol, fold, (fingerprints or {}).get(d_index))
+                        cells.append(TrainCell(data, m, df, spec.frontend_part(), spec.training, seed))
     return cells
 
 def eval_cells(spec: Spec, train: TrainCell, *, apply_exclude: bool = True) -> list[EvalCell]:
@@ -82,12 +74,12 @@ def eval_cells(spec: Spec, train: TrainCell, *, apply_exclude: bool = True) -> l
                     by_threat.setdefault(repr(sorted(threat.items())), (threat, [], []))[1].append(attack)
         for t in spec.transfer:
             source = {"model": t.source_model.identity(), "defense": t.source_defense.identity()}
-            if source == {"model": train.identity["model"], "defense": train.identity["defense"]}:
+            if source == {"model": train.model.identity(), "defense": train.defense.identity()}:
                 continue  # crafting on oneself is the white-box attack, already covered
             for eps in t.attack.eps:
                 threat = ThreatModel(domain=t.attack.domain, norm=t.attack.norm, eps=eps).as_dict()
                 attack = attack_identity(t.attack)
-                cell = EvalCell(train, part, Transfer(source, attack, threat))
+                cell = EvalCell(train, part, Transfer(source, attack, threat, (t.source_model, t.source_defense)))
                 if kept(cell):
                     cells.append(cell)
                     by_threat.setdefault(repr(sorted(threat.items())), (threat, [], []))[2].append(

@@ -29,7 +29,7 @@ def _ray():
     return ray
 
 
-def run_train_cell_task(source: dict[str, Any], path: str, train_spec: dict[str, Any], results: str,
+def run_train_cell_task(source: dict[str, Any], path: str, tc: TrainCell, results: str,
                         device: str, force: bool, retry_failed: bool, threads: int | None) -> RunSummary:
     """What one Ray task does (also callable in-process): one train cell and its eval cells."""
     import torch
@@ -38,7 +38,6 @@ def run_train_cell_task(source: dict[str, Any], path: str, train_spec: dict[str,
         torch.set_num_threads(threads)
     spec = Spec.reparse(source, path)
     runner = LocalRunner(spec, Store(results), device=device, force=force, retry_failed=retry_failed)
-    tc = TrainCell(train_spec)
     return runner.execute([(tc, spec.eval_cells(tc))], environment(runner.device))
 
 
@@ -86,7 +85,7 @@ def run_with_ray(spec: Spec, store: Store, *, address: str | None = None, device
             worker_device = "cuda" if gpus_per_task else device
             if worker_device != "auto" and worker_device != "cuda":
                 resolve_device(worker_device)  # fail fast on a malformed name
-            refs = {task.remote(spec.source, spec.path, tc.identity, str(store.root.resolve()), worker_device, force,
+            refs = {task.remote(spec.source, spec.path, tc, str(store.root.resolve()), worker_device, force,
                                 retry_failed, threads_per_task): (tc, evals) for tc, evals in todo}
             pending = list(refs)
             while pending:

@@ -24,7 +24,7 @@ from serbench.bench.cells import EvalCell, TrainCell
 from serbench.bench.cross_cell import cross_cell_warnings
 from serbench.bench.environment import environment, resolve_device
 from serbench.bench.evaluators import EvalContext, evaluate
-from serbench.bench.spec import Spec, dataset_identity
+from serbench.bench.spec import Spec
 from serbench.bench.store import Store
 from serbench.bench.training import ModelBuilder, TrainedModel
 from serbench.data.corpus import Corpus
@@ -122,18 +122,14 @@ class LocalRunner:
 
     def _corpus_for(self, cell: TrainCell) -> Corpus:
         """The loaded corpus of ``cell``; its data must still be what the cell's key names."""
-        ident = {k: v for k, v in cell.identity["dataset"].items() if k not in ("protocol", "fold", "fingerprint")}
-        for i, d in enumerate(self.spec.datasets):
-            if dataset_identity(d.resolved) == ident:
-                corpus = self.corpus(i)
-                planned, found = cell.identity["dataset"].get("fingerprint"), corpus.fingerprint()
-                if planned != found:
-                    raise DataError(
-                        f"dataset {d.resolved.requested!r}: its files changed since the cells were planned (data "
-                        f"fingerprint {found}, planned {planned}), or this worker reads another copy; run again "
-                        "to plan cells for the data as it is now")
-                return corpus
-        raise AssertionError("train cell names a dataset the spec does not have")
+        corpus = self.corpus(cell.data.axis)
+        planned, found = cell.data.fingerprint, corpus.fingerprint()
+        if planned != found:
+            raise DataError(
+                f"dataset {cell.data.dataset.requested!r}: its files changed since the cells were planned (data "
+                f"fingerprint {found}, planned {planned}), or this worker reads another copy; run again to plan "
+                "cells for the data as it is now")
+        return corpus
 
     # -- the run ------------------------------------------------------------------
     def plan(self) -> list[tuple[TrainCell, list[EvalCell]]]:
@@ -242,9 +238,8 @@ class LocalRunner:
 
     def describe_train(self, tc: TrainCell) -> str:
         """``corpus/fold f model + defense seed s``."""
-        t = tc.identity
-        return (f"{t['dataset']['name']}/fold {t['dataset']['fold']} {t['model']['name']} + "
-                f"{t['defense']['name']} seed {t['seed']}")
+        return (f"{tc.data.dataset.requested}/fold {tc.data.fold} {tc.model.requested} + {tc.defense.requested} "
+                f"seed {tc.seed}")
 
     def write_failed(self, e: EvalCell, reason: str, env: dict[str, Any]) -> None:
         """Record that ``e`` failed for ``reason`` (one line)."""

@@ -45,7 +45,7 @@ from serbench.bench.axes import (  # noqa: F401 - the spec's public names
     dataset_identity,
     unknown_protocol,
 )
-from serbench.bench.cells import EvalCell, TrainCell
+from serbench.bench.cells import EvalCell, FrontendPart, TrainCell
 from serbench.bench.spec_files import read_spec_mapping
 from serbench.engine.schedules import Schedule
 from serbench.features import FrontendConfig
@@ -102,11 +102,10 @@ class Spec:
     def unused_excludes(self, trains: list[TrainCell]) -> list[int]:
         return matrix.unused_excludes(self, trains)
 
-    def frontend_spec(self) -> dict[str, Any]:
-        """The front end as a train cell records it: features, length policy (``seconds``, ``segments``) and
-        feature normalisation (``normalization``: it decides what a feature-domain eps means)."""
-        spec = {**self.frontend.as_dict(), "seconds": self.seconds, "normalization": dict(self.normalization)}
-        return spec if self.segments is None else {**spec, "segments": dict(self.segments)}
+    def frontend_part(self) -> FrontendPart:
+        """The front end as a train cell holds it: features, length policy and feature normalisation."""
+        return FrontendPart(self.frontend, self.seconds, dict(self.normalization),
+                            None if self.segments is None else dict(self.segments))
 
 
 def load_spec(path: str | Path) -> Spec:

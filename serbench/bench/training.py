@@ -18,7 +18,7 @@ from serbench.attacks import masking
 from serbench.attacks.base import ThreatModel, input_gradient
 from serbench.attacks.padding import sample_mask
 from serbench.bench import records
-from serbench.bench.cells import TrainCell
+from serbench.bench.cells import FrontendPart, TrainCell
 from serbench.bench.environment import seed_everything
 from serbench.bench.folds import FoldData
 from serbench.bench.store import Store, checkpoint_record
@@ -28,12 +28,10 @@ from serbench.defenses.base import Defense
 from serbench.engine.data import load_waves
 from serbench.engine.evaluate import predict
 from serbench.engine.lengths import PadOrCrop, group_waves, scatter
-from serbench.engine.schedules import Schedule
 from serbench.engine.train import train
 from serbench.errors import SerbenchError
 from serbench.features import FeaturePipeline
 from serbench.normalization import Normalization, floor_db, from_state, normalization
-from serbench.registry import registry
 
 Progress = Callable[[str, dict[str, Any]], None]
 # (positions in the partition, inputs, active-position mask (B, last axis)) per length group
@@ -112,10 +110,9 @@ class ModelBuilder:
     def build(self, tc: TrainCell, corpus: Corpus, env: dict[str, Any], record: bool = False) -> TrainedModel:
         """The model of ``tc``. ``record``: its train record is missing or invalid (the caller holds the cell's
         lock): write it, from the checkpoint's copy, else by training again."""
-        spec = tc.identity
-        fold = corpus.fold(spec["dataset"]["protocol"], spec["dataset"]["fold"])
+        fold = corpus.fold(tc.data.protocol, tc.data.fold)
         self.progress("prepare", {"label": f"{corpus.name} fold {fold.name}"})
-        data = FoldData(corpus, fold, spec["frontend"], FeatureCache(self.store.root / "cache"), self.device)
+        data = FoldData(corpus, fold, tc.frontend, FeatureCache(self.store.root / "cache"), self.device)
         probe = data.probe()
         model = self._create(tc, corpus, probe)
         try:
@@ -129,12 +126,9 @@ class ModelBuilder:
     # -- creating and loading ------------------------------------------------------
     def _create(self, tc: TrainCell, corpus: Corpus, probe: torch.Tensor) -> torch.nn.Module:
         """A fresh model, seeded by the cell: the same initial weights on every run."""
-        m = tc.identity["model"]
-        seed_everything(tc.identity["seed"])
-        created = registry("models").create(m["name"], num_classes=len(corpus.labels),
-                                            **{k: v for k, v in m["params"].items() if k != "num_classes"})
-        created = created.to(self.device)
-        check_logits(created, m["name"], probe, corpus, "as created")
+        seed_everything(tc.seed)
+        created = tc.model.info.factory(**{**tc.model.params, "num_classes": len(corpus.labels)}).to(self.device)
+        check_logits(created, tc.model.requested, probe, corpus, "as created")
         return created
 
     def _load(self, tc: TrainCell, corpus: Corpus, probe: torch.Tensor, model: torch.nn.Module,
@@ -145,10 +139,10 @@ class ModelBuilder:
         saved_record = None if cached is None else checkpoint_record(cached, tc.key)
         if cached is None or (record and saved_record is None):
             return None  # a checkpoint saved without its train record: train again to write that record
-        name = tc.identity["model"]["name"]
+        name = tc.model.requested
         try:
             model.load_state_dict(cached["model"])
-            norm = saved_normalization(cached["scaler"], tc.identity["frontend"])
+            norm = saved_normalization(cached["scaler"], tc.frontend)
         except (RuntimeError, KeyError, TypeError, ValueError, SerbenchError) as exc:
             first = (str(exc).splitlines() or [""])[0][:160]
             self.store.quarantine(self.store.checkpoint_path(tc.key), "incompatible",
@@ -164,23 +158,21 @@ class ModelBuilder:
     def _fit(self, tc: TrainCell, data: FoldData, model: torch.nn.Module,
              env: dict[str, Any]) -> tuple[torch.nn.Module, Normalization]:
         """Train ``model`` as the cell says, save its checkpoint and write its train record."""
-        spec = tc.identity
-        sched = Schedule(**spec["training"])
+        sched = tc.training
         # Ren et al.'s final models are fitted on train + dev for the fixed budget, without selection.
         fit_parts = ["train"] if sched.selects_on_valid else ["train", "valid"]
         # Statistics over the active frames of the fitted partitions: padding never enters them.
-        norm = new_normalization(spec["frontend"]).fit([f for p in fit_parts for f in data.raw_features(p)],
+        norm = new_normalization(tc.frontend).fit([f for p in fit_parts for f in data.raw_features(p)],
                                                        [m for p in fit_parts for m in data.masks(p)])
-        defense = registry("defenses").create(spec["defense"]["name"], **spec["defense"]["params"])
-        x_train, y_train, m_train, n_train = self._training_set(defense, data, norm, fit_parts, spec["seed"])
+        defense = tc.defense.create()
+        x_train, y_train, m_train, n_train = self._training_set(defense, data, norm, fit_parts, tc.seed)
         valid = data.partitions["valid"]
         x_valid, valid_logits = self._validation(data, norm) if sched.selects_on_valid else (None, None)
-        label = (f"train {spec['model']['name']} + {spec['defense']['name']} (fold {data.fold.name}, "
-                 f"seed {spec['seed']})")
+        label = f"train {tc.model.requested} + {tc.defense.requested} (fold {data.fold.name}, seed {tc.seed})"
         self.progress("train_start", {"label": label, "total": 0})
         result = train(
             model, defense, x_train, y_train, x_valid,
-            valid.labels.to(self.device), sched, spec["seed"], len(data.corpus.labels),
+            valid.labels.to(self.device), sched, tc.seed, len(data.corpus.labels),
             progress=lambda it, tot, info: self.progress("train_step", {"it": it, "total": tot, **info}),
             valid_logits=valid_logits, bounds=norm.bounds, mask=m_train,
         )
@@ -234,16 +226,16 @@ class ModelBuilder:
         return None, valid_logits
 
 
-def new_normalization(frontend_spec: dict[str, Any]) -> Normalization:
+def new_normalization(frontend: FrontendPart) -> Normalization:
     """The unfitted normalisation a train cell names, at its front end's log floor."""
-    params = dict(frontend_spec["normalization"])
-    return normalization(params.pop("name"), floor_db=floor_db(frontend_spec["log_floor"]), **params)
+    params = dict(frontend.normalization)
+    return normalization(params.pop("name"), floor_db=floor_db(frontend.features.log_floor), **params)
 
 
-def saved_normalization(state: dict[str, Any], frontend_spec: dict[str, Any]) -> Normalization:
+def saved_normalization(state: dict[str, Any], frontend: FrontendPart) -> Normalization:
     """A checkpoint's fitted normalisation; it must be the one the cell names (else the checkpoint is stale)."""
     norm = from_state(state)
-    wanted = frontend_spec["normalization"]["name"]
+    wanted = frontend.normalization["name"]
     if norm.name != wanted:
         raise ValueError(f"checkpoint normalisation {norm.name!r} is not the cell's {wanted!r}")
     return norm

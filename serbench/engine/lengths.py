@@ -149,13 +149,14 @@ class Segments:
         return {"policy": self.name, "window": self.window, "hop": self.hop, "max_samples": self.max_samples}
 
 
-def length_policy(frontend_spec: dict[str, Any], sample_rate: int) -> PadOrCrop | Segments:
-    """The policy a train cell's ``frontend`` entry names (``seconds`` and optional ``segments``)."""
-    samples = int(round(frontend_spec["seconds"] * sample_rate))
-    seg = frontend_spec.get("segments")
-    if seg is None:
+def length_policy(seconds: float, segments: dict[str, int] | None, hop_length: int,
+                  sample_rate: int) -> PadOrCrop | Segments:
+    """The policy a train cell's front end names: pad/crop to ``seconds``, or Latif et al.'s ``segments``
+    ({window, hop} in frames of ``hop_length`` samples) of at most ``seconds`` of audio."""
+    samples = int(round(seconds * sample_rate))
+    if segments is None:
         return PadOrCrop(samples)
-    return Segments(seg["window"], seg["hop"], samples, frontend_spec["hop_length"])
+    return Segments(segments["window"], segments["hop"], samples, hop_length)
 
 
 def group_waves(policy: PadOrCrop | Segments, waves: list[np.ndarray]) -> list[LengthGroup]:
