@@ -33,7 +33,7 @@ from serbench.errors import (
 )
 from serbench.suggest import did_you_mean
 
-KINDS: tuple[str, ...] = ("datasets", "models", "attacks", "defenses", "noises")
+KINDS: tuple[str, ...] = ("datasets", "models", "attacks", "defenses", "noises", "corruptions")
 ENTRY_POINT_GROUP = "serbench.{kind}"
 # Modules whose import registers the built-ins of each kind.
 _BUILTIN_MODULES = {
@@ -42,6 +42,7 @@ _BUILTIN_MODULES = {
     "attacks": "serbench.attacks",
     "defenses": "serbench.defenses",
     "noises": "serbench.noises",
+    "corruptions": "serbench.corruptions",
 }
 _ATTR = "__serbench_component__"
 # The class every component of a kind must be (checked on classes when a component loads; a factory
@@ -52,6 +53,7 @@ _BASES = {
     "attacks": ("serbench.attacks.base", "Attack"),
     "defenses": ("serbench.defenses.base", "Defense"),
     "noises": ("serbench.noises.base", "Noise"),
+    "corruptions": ("serbench.corruptions.base", "Corruption"),
 }
 
 

@@ -47,7 +47,7 @@ class ValidationReport:
 
 def validate(kind: str, name: str, **params: Any) -> ValidationReport:
     validators = {"models": validate_model, "attacks": validate_attack, "noises": validate_noise,
-                  "defenses": validate_defense}
+                  "defenses": validate_defense, "corruptions": validate_corruption}
     if kind not in validators:
         raise SerbenchError(f"validate: no conformance check for {kind!r} yet; kinds: {', '.join(validators)}")
     return validators[kind](name, **params)
@@ -195,6 +195,87 @@ def validate_noise(name: str, **params: Any) -> ValidationReport:
 
     rep.check("shape, finite, not silent", basic)
     rep.check("deterministic from the rng", deterministic)
+    return rep
+
+
+def speech_like(rows: int = 3, seconds: float = 1.0, sample_rate: int = 16000) -> tuple[torch.Tensor, torch.Tensor]:
+    """A (rows, samples) batch of voiced, speech-like test signals (harmonics of a gliding f0 under a syllable
+    envelope) of decreasing length, zero-padded, with their lengths."""
+    width = int(seconds * sample_rate)
+    t = np.arange(width) / sample_rate
+    rows_out, lengths = [], []
+    for i in range(rows):
+        f0 = 120 + 40 * i + 20 * np.sin(2 * np.pi * 1.5 * t)
+        phase = 2 * np.pi * np.cumsum(f0) / sample_rate
+        voiced = sum(np.sin(k * phase) / k for k in range(1, 12))
+        envelope = 0.5 * (1 - np.cos(2 * np.pi * 4 * t)) * (0.3 + 0.1 * i)
+        n = width - i * width // 8
+        row = np.zeros(width)
+        row[:n] = (voiced * envelope)[:n]
+        rows_out.append(row)
+        lengths.append(n)
+    return torch.tensor(np.stack(rows_out), dtype=torch.float32), torch.tensor(lengths)
+
+
+def validate_corruption(name: str, *, sample_rate: int = 16000, **params: Any) -> ValidationReport:
+    """At every severity: same shape, finite, padding silent; the same generators give the same audio; a
+    batch gives what each utterance gives alone; severity 1 changes the signal; the family's distortion
+    measure does not fall as severity rises."""
+    from serbench.corruptions.base import utterance_rngs
+
+    rep = ValidationReport("corruptions", name)
+    corruption = serbench.get("corruptions", name, **params)
+    waves, lengths = speech_like(sample_rate=sample_rate)
+    ids = [f"utt{i}" for i in range(len(waves))]
+    severities = range(1, len(corruption.levels) + 1)
+
+    def run(severity: int, batch: torch.Tensor = waves, lens: torch.Tensor = lengths,
+            who: list[str] = ids) -> torch.Tensor:
+        return corruption.apply(batch, sample_rate, severity, utterance_rngs(0, name, severity, who), lens)
+
+    def shapes() -> str | None:
+        if len(corruption.levels) < 1:
+            return "declares no severity levels"
+        for s in severities:
+            out = run(s)
+            if out.shape != waves.shape or not bool(torch.isfinite(out).all()):
+                return f"severity {s}: shape {tuple(out.shape)} or non-finite samples"
+            if any(out[i, n:].any() for i, n in enumerate(lengths.tolist())):
+                return f"severity {s}: the padding is not silent"
+        return None
+
+    def deterministic() -> str | None:
+        same = all(torch.equal(run(s), run(s)) for s in severities)
+        return None if same else "the same generators gave different audio"
+
+    def batched() -> str | None:
+        for s in severities:
+            out = run(s)
+            for i, n in enumerate(lengths.tolist()):
+                alone = run(s, waves[i:i + 1, :n], lengths[i:i + 1], ids[i:i + 1])[0]
+                if not torch.allclose(out[i, :n], alone, atol=1e-5):
+                    return f"severity {s}: utterance {i} differs in a batch from alone"
+        return None
+
+    def changes() -> str | None:
+        return None if not torch.equal(run(1), waves) else "severity 1 leaves the signal unchanged"
+
+    def monotonic() -> str | None:
+        measured = []
+        for s in severities:
+            out = run(s)
+            measured.append(float(np.mean([corruption.distortion(waves[i, :n].numpy(), out[i, :n].numpy(),
+                                                                 sample_rate)
+                                           for i, n in enumerate(lengths.tolist())])))
+        falls = [s + 2 for s in range(len(measured) - 1) if measured[s + 1] < measured[s] - 0.05]
+        text = ", ".join(f"{m:.2f}" for m in measured)
+        return None if not falls else f"distortion falls at severity {falls[0]} ({text})"
+
+    rep.check("shape, finite, padding silent", shapes)
+    rep.check("deterministic from the generators", deterministic)
+    rep.check("batch equals each utterance alone", batched)
+    rep.check("severity 1 changes the signal", changes)
+    rep.check("distortion does not fall with severity", monotonic)
     return rep
 
 

@@ -63,6 +63,14 @@ class NoiseAxis:
 
 
 @dataclass(frozen=True)
+class CorruptionAxis:
+    """A corruption and the severities (1..5) it is evaluated at."""
+
+    resolved: Resolved
+    severity: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class TransferAxis:
     """Craft ``attack`` on the (source model, source defense) trained on the same data, fold and seed."""
 

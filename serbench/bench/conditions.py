@@ -11,7 +11,7 @@ of comparing ``type`` strings.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
 
 from serbench.canonical import canonical_json
 
@@ -24,8 +24,8 @@ Role = str  # what a component is in a condition: "noise", "attack", "source-mod
 
 @dataclass(frozen=True)
 class Column:
-    """Where a condition's results go on a board: title, kind (clean | attack | transfer | worst_case | noise)
-    and coordinates."""
+    """Where a condition's results go on a board: title, kind (clean | attack | transfer | worst_case | noise |
+    corruption) and coordinates."""
 
     title: str
     kind: str
@@ -33,12 +33,13 @@ class Column:
     eps: float | None = None
     snr_db: float | None = None
     derived: bool = False  # worst case as the minimum of attack means (no worst_case cells)
+    severity: int | None = None
 
     @property
     def order(self) -> tuple:
-        rank = {"clean": 0, "attack": 1, "transfer": 2, "worst_case": 3, "noise": 4}[self.kind]
+        rank = {"clean": 0, "attack": 1, "transfer": 2, "worst_case": 3, "noise": 4, "corruption": 5}[self.kind]
         return (rank, self.name, self.eps if self.eps is not None else 0.0,
-                -(self.snr_db if self.snr_db is not None else 0.0))
+                -(self.snr_db if self.snr_db is not None else 0.0), self.severity or 0)
 
 
 class Labels(Protocol):
@@ -119,6 +120,29 @@ class Noise(Condition):
     def column(self, labels: Labels) -> Column:
         name, snr = labels("noise", self.noise), float(self.snr_db)
         return Column(f"{name} {snr:g} dB", "noise", name, snr_db=snr)
+
+
+@dataclass(frozen=True, eq=False)
+class Corrupted(Condition):
+    """A corruption (its identity: name, version, params) applied to the speech at ``severity`` (1..5)."""
+
+    kind: ClassVar[str] = "corruption"
+    corruption: Identity
+    severity: int
+
+    @property
+    def identity(self) -> Identity:
+        return {"type": "corruption", "corruption": self.corruption, "severity": self.severity}
+
+    def label(self, partition: str) -> str:
+        return f"corruption {self.corruption['name']} severity {self.severity}/{partition}"
+
+    def components(self) -> list[tuple[Role, Identity]]:
+        return [("corruption", self.corruption)]
+
+    def column(self, labels: Labels) -> Column:
+        name = labels("corruption", self.corruption)
+        return Column(f"{name} s{self.severity}", "corruption", name, severity=int(self.severity))
 
 
 class _Threatened(Condition):
@@ -214,20 +238,20 @@ class WorstCase(_Threatened):
                 + [Transfer(t["source"], t["attack"], self.threat) for t in self.transfers])
 
 
-KINDS: dict[str, type[Condition]] = {c.kind: c for c in (Clean, Noise, Attack, Transfer, WorstCase)}
+_FROM_IDENTITY: dict[str, Callable[[Identity], Condition]] = {
+    "clean": lambda i: Clean(),
+    "noise": lambda i: Noise(i["noise"], i["snr_db"]),
+    "corruption": lambda i: Corrupted(i["corruption"], i["severity"]),
+    "attack": lambda i: Attack(i["attack"], i["threat"]),
+    "transfer": lambda i: Transfer(i["source"], i["attack"], i["threat"]),
+    "worst_case": lambda i: WorstCase(i["threat"], tuple(i["attacks"]), tuple(i.get("transfers") or ())),
+}
+KINDS: dict[str, type[Condition]] = {c.kind: c for c in (Clean, Noise, Corrupted, Attack, Transfer, WorstCase)}
 
 
 def condition_from(identity: Identity) -> Condition:
     """The typed condition of a stored identity (a record's ``condition``)."""
     kind = identity.get("type")
-    if kind == "clean":
-        return Clean()
-    if kind == "noise":
-        return Noise(identity["noise"], identity["snr_db"])
-    if kind == "attack":
-        return Attack(identity["attack"], identity["threat"])
-    if kind == "transfer":
-        return Transfer(identity["source"], identity["attack"], identity["threat"])
-    if kind == "worst_case":
-        return WorstCase(identity["threat"], tuple(identity["attacks"]), tuple(identity.get("transfers") or ()))
-    raise ValueError(f"unknown condition type {kind!r}; known: {', '.join(KINDS)}")
+    if kind not in _FROM_IDENTITY:
+        raise ValueError(f"unknown condition type {kind!r}; known: {', '.join(KINDS)}")
+    return _FROM_IDENTITY[kind](identity)

@@ -18,10 +18,11 @@ import torch
 from serbench.attacks.ensemble import attack_labels, robust_accuracy, robust_uar
 from serbench.bench import records
 from serbench.bench.cells import EvalCell, TrainCell
-from serbench.bench.conditions import Attack, Clean, Condition, Noise, Transfer, WorstCase
+from serbench.bench.conditions import Attack, Clean, Condition, Corrupted, Noise, Transfer, WorstCase
 from serbench.bench.store import Store
 from serbench.bench.training import TrainedModel
 from serbench.canonical import canonical_json
+from serbench.corruptions.base import utterance_rngs
 from serbench.engine.evaluate import evaluate_attack, evaluate_predictions, predict
 from serbench.engine.lengths import scatter
 from serbench.errors import SerbenchError
@@ -60,6 +61,22 @@ def evaluate_noise(cell: EvalCell, cond: Noise, ctx: EvalContext) -> tuple[Metri
             for _ in range(len(g.index))]))
         noisy = mix_at_snr(g.waves, noise_waves, cond.snr_db, lengths=g.lengths)  # SNR over speech
         logits.append(predict(tm.eval_model, tm.norm(tm.data.features_of(noisy))))
+    y = part.labels.to(tm.device)
+    return evaluate_predictions(y, scatter(part.groups, logits, len(part)), tm.corpus.labels), []
+
+
+def evaluate_corruption(cell: EvalCell, cond: Corrupted, ctx: EvalContext) -> tuple[Metrics, list[str]]:
+    """The speech of every utterance corrupted at the cell's severity, from a generator seeded by (seed,
+    corruption, severity, utterance id): the same audio whatever batch or order the utterance comes in."""
+    tm = ctx.trained
+    part = tm.partitions[cell.partition]
+    corruption = registry("corruptions").create(cond.corruption["name"], **cond.corruption["params"])
+    logits = []
+    for g in part.groups:
+        ids = [part.ids[i] for i in g.index.tolist()]
+        rngs = utterance_rngs(cell.train.seed, cond.corruption["name"], cond.severity, ids)
+        corrupted = corruption.apply(g.waves, tm.corpus.sample_rate, cond.severity, rngs, lengths=g.lengths)
+        logits.append(predict(tm.eval_model, tm.norm(tm.data.features_of(corrupted))))
     y = part.labels.to(tm.device)
     return evaluate_predictions(y, scatter(part.groups, logits, len(part)), tm.corpus.labels), []
 
@@ -135,6 +152,7 @@ def _labelled_inputs(cond: WorstCase) -> list[tuple[Attack | Transfer, str]]:
 EVALUATORS: dict[type[Condition], Callable[[EvalCell, Any, EvalContext], tuple[Metrics, list[str]]]] = {
     Clean: evaluate_clean,
     Noise: evaluate_noise,
+    Corrupted: evaluate_corruption,
     Attack: evaluate_attack_condition,
     Transfer: evaluate_attack_condition,
     WorstCase: evaluate_worst_case,

@@ -11,7 +11,7 @@ from typing import Any
 
 # Fields an ``exclude`` rule (or a ``compare --where`` filter) may name, and how a cell answers them.
 EXCLUDE_FIELDS = ("dataset", "protocol", "fold", "model", "defense", "seed", "partition", "type", "attack",
-                  "noise", "eps", "snr", "domain", "norm")
+                  "noise", "eps", "snr", "domain", "norm", "corruption", "severity")
 LOCATION_PARAMS = frozenset({"root"})
 DEFAULT_PROTOCOL = "default"
 
@@ -38,6 +38,7 @@ def eval_fields(t: dict[str, Any], partition: str, c: dict[str, Any]) -> dict[st
         "partition": partition, "type": c["type"], "attack": c.get("attack", {}).get("name"),
         "noise": c.get("noise", {}).get("name"), "eps": threat.get("eps"), "snr": c.get("snr_db"),
         "domain": threat.get("domain"), "norm": threat.get("norm"),
+        "corruption": c.get("corruption", {}).get("name"), "severity": c.get("severity"),
     }
 
 

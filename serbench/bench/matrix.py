@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from serbench.attacks.base import ThreatModel
 from serbench.bench.axes import attack_identity
 from serbench.bench.cells import DataPart, EvalCell, TrainCell
-from serbench.bench.conditions import Attack, Clean, Noise, Transfer, WorstCase
+from serbench.bench.conditions import Attack, Clean, Corrupted, Noise, Transfer, WorstCase
 from serbench.bench.identity import eval_fields, matches
 from serbench.errors import SerbenchError
 
@@ -63,6 +63,9 @@ def eval_cells(spec: Spec, train: TrainCell, *, apply_exclude: bool = True) -> l
         for n in spec.noises:
             for snr in n.snr:
                 cells.append(EvalCell(train, part, Noise(n.resolved.identity(), snr)))
+        for c in spec.corruptions:
+            for severity in c.severity:
+                cells.append(EvalCell(train, part, Corrupted(c.resolved.identity(), severity)))
         by_threat: dict[str, tuple[dict, list[dict], list[dict]]] = {}
         for a in spec.attacks:
             for eps in a.eps:

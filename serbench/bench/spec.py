@@ -18,7 +18,9 @@ Front end: ``preset`` (``ren2020`` log-Mel, ``latif2020`` STFT spectrogram) with
 overrides; ``seconds`` pads/crops every utterance (Ren et al.), or, with
 ``segments: {window: 256, hop: 256}``, caps the audio kept and the model is
 trained on windows of frames whose posteriors are averaged per utterance
-(Latif et al.). ``normalization`` (default ``natural-log``; or ``standardize``,
+(Latif et al.). ``corruptions`` lists signal-dependent corruptions (SER-C,
+:mod:`serbench.corruptions`), each at ``severity: [1, ..., 5]`` (default: all
+five). ``normalization`` (default ``natural-log``; or ``standardize``,
 ``minmax-active``, legacy ``minmax``; a name or ``{name, <params>}``) scales the
 features and so decides what a feature-domain eps means in dB
 (:mod:`serbench.normalization`). ``training.fit_on: train+valid`` fits Ren et
@@ -39,6 +41,7 @@ from serbench.bench import matrix
 from serbench.bench import spec_sections as sections
 from serbench.bench.axes import (  # noqa: F401 - the spec's public names
     AttackAxis,
+    CorruptionAxis,
     DatasetAxis,
     NoiseAxis,
     TransferAxis,
@@ -67,6 +70,7 @@ class Spec:
     partitions: list[str]
     attacks: list[AttackAxis] = field(default_factory=list)
     noises: list[NoiseAxis] = field(default_factory=list)
+    corruptions: list[CorruptionAxis] = field(default_factory=list)
     description: str = ""
     worst_case: bool = False
     transfer: list[TransferAxis] = field(default_factory=list)
@@ -131,6 +135,7 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
     worst_case = sections.read_worst_case(r, data)
     transfer = sections.read_transfer(r, data)
     noises = sections.read_noises(r, data, notes)
+    corruptions = sections.read_corruptions(r, data, notes)
     exclude = sections.read_exclude(r, data)
     for d in datasets:  # a fold listed twice would be trained and counted twice
         r.unique([(f"{d.where}.folds[{j}]", f) for j, f in enumerate(d.folds or ())], "fold")
@@ -138,6 +143,7 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
     return Spec(
         name=str(data.get("name") or Path(path).stem), path=path, datasets=datasets, frontend=frontend,
         seconds=seconds, training=training, models=models, defenses=defenses, seeds=seeds, partitions=partitions,
-        attacks=attacks, noises=noises, description=str(data.get("description", "")), worst_case=worst_case,
-        transfer=transfer, segments=segments, exclude=exclude, source=data, notes=notes, normalization=norm,
+        attacks=attacks, noises=noises, corruptions=corruptions, description=str(data.get("description", "")),
+        worst_case=worst_case, transfer=transfer, segments=segments, exclude=exclude, source=data, notes=notes,
+        normalization=norm,
     )

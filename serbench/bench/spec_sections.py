@@ -14,7 +14,15 @@ import re
 from typing import Any
 
 from serbench.attacks.base import ThreatModel
-from serbench.bench.axes import AttackAxis, DatasetAxis, NoiseAxis, TransferAxis, attack_identity, unknown_protocol
+from serbench.bench.axes import (
+    AttackAxis,
+    CorruptionAxis,
+    DatasetAxis,
+    NoiseAxis,
+    TransferAxis,
+    attack_identity,
+    unknown_protocol,
+)
 from serbench.bench.identity import EXCLUDE_FIELDS
 from serbench.data.corpus import declared_protocols
 from serbench.data.segments import WINDOW as SEGMENT_WINDOW
@@ -27,7 +35,7 @@ from serbench.suggest import did_you_mean
 
 TOP_LEVEL = {
     "name", "description", "dataset", "datasets", "frontend", "training", "models", "defenses", "seeds",
-    "attacks", "noises", "partitions", "worst_case", "transfer", "exclude", "include",
+    "attacks", "noises", "corruptions", "partitions", "worst_case", "transfer", "exclude", "include",
 }
 GLOB_CHARS = set("*?[")
 PARTITIONS = ("valid", "test")
@@ -434,6 +442,35 @@ def read_noises(r: SpecReader, data: dict[str, Any], notes: list[str]) -> list[N
     r.unique([(f"{where}.snr[{j}]", (n.resolved.identity(), v)) for where, n in noise_items
               for j, v in enumerate(n.snr)], "noise")
     return [n for _, n in noise_items]
+
+
+def read_corruptions(r: SpecReader, data: dict[str, Any], notes: list[str]) -> list[CorruptionAxis]:
+    """``corruptions``: each a corruption (or a glob of them) with its ``severity`` list (default: all five)."""
+    items: list[tuple[str, CorruptionAxis]] = []
+    for i, item in enumerate(r.listing(data["corruptions"], "corruptions") if "corruptions" in data else []):
+        where = f"corruptions[{i}]"
+        item = item if isinstance(item, str) else dict(r.mapping(item, where))
+        raw = item.pop("severity", None) if isinstance(item, dict) else None
+        for res in resolved_items(r, "corruptions", item, where, notes):
+            items.append((where, CorruptionAxis(res, _severities(r, res, raw, f"{where}.severity"))))
+    r.unique([(f"{where}.severity[{j}]", (c.resolved.identity(), s)) for where, c in items
+              for j, s in enumerate(c.severity)], "corruption")
+    return [c for _, c in items]
+
+
+def _severities(r: SpecReader, res: Resolved, raw: Any, where: str) -> tuple[int, ...]:
+    top = len(getattr(res.info.factory, "levels", ()))
+    if top == 0:
+        raise r.fail(where, f"corruption {res.requested!r} declares no severity levels; its author must set "
+                            "Corruption.levels")
+    if raw is None:
+        return tuple(range(1, top + 1))
+    values = tuple(r.integer(v, f"{where}[{j}]") for j, v in enumerate(r.listing(raw, where)))
+    for j, v in enumerate(values):
+        if not 1 <= v <= top:
+            raise r.fail(f"{where}[{j}]", f"severity must be in 1..{top}, got {v}")
+    r.unique([(f"{where}[{j}]", v) for j, v in enumerate(values)], "severity")
+    return values
 
 
 def read_exclude(r: SpecReader, data: dict[str, Any]) -> list[dict[str, Any]]:
