@@ -28,6 +28,27 @@ def resolve_device(name: str = "auto") -> torch.device:
     return dev
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on, as the scheduler's affinity reports them (a container's or a
+    ``taskset``'s limit, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity on this platform
+        return max(1, os.cpu_count() or 1)
+
+
+def set_threads(threads: int | None) -> int:
+    """Give torch ``threads`` intra-op threads (default: :func:`available_cpus`); returns the number set.
+
+    On a shared host, more threads than free cores is far slower than fewer (each step waits for its
+    slowest thread): pass ``--threads`` the cores you may really use."""
+    if threads is not None and threads < 1:
+        raise SerbenchError(f"--threads must be at least 1, got {threads}")
+    threads = threads or available_cpus()
+    torch.set_num_threads(threads)
+    return threads
+
+
 def environment(device: torch.device) -> dict[str, Any]:
     """Versions and device: enough to say where a number came from."""
     git = None
@@ -43,7 +64,7 @@ def environment(device: torch.device) -> dict[str, Any]:
             plugins[f"{kind}/{name}"] = f"{inf.source} {inf.version}"
     return {
         "serbench": serbench.__version__, "torch": torch.__version__, "python": platform.python_version(),
-        "platform": platform.platform(), "device": str(device),
+        "platform": platform.platform(), "device": str(device), "threads": torch.get_num_threads(),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
         "git": git, "plugins": plugins,
         "editable": editable_installs(),  # code that can change without its version changing (cell keys)

@@ -15,6 +15,7 @@ import time
 from typing import Any, Callable
 
 from serbench.bench.cells import TrainCell
+from serbench.bench.environment import set_threads
 from serbench.bench.runner import LocalRunner, RunSummary, environment, resolve_device
 from serbench.bench.spec import Spec
 from serbench.bench.store import Store
@@ -32,10 +33,7 @@ def _ray():
 def run_train_cell_task(source: dict[str, Any], path: str, tc: TrainCell, results: str,
                         device: str, force: bool, retry_failed: bool, threads: int | None) -> RunSummary:
     """What one Ray task does (also callable in-process): one train cell and its eval cells."""
-    import torch
-
-    if threads:
-        torch.set_num_threads(threads)
+    set_threads(threads)
     spec = Spec.reparse(source, path)
     runner = LocalRunner(spec, Store(results), device=device, force=force, retry_failed=retry_failed)
     return runner.execute([(tc, spec.eval_cells(tc))], environment(runner.device))
@@ -85,8 +83,10 @@ def run_with_ray(spec: Spec, store: Store, *, address: str | None = None, device
             worker_device = "cuda" if gpus_per_task else device
             if worker_device != "auto" and worker_device != "cuda":
                 resolve_device(worker_device)  # fail fast on a malformed name
+            # Threads per task never exceed the CPUs Ray reserves for it: workers x threads <= CPUs.
+            threads = threads_per_task or max(1, int(cpus_per_task))
             refs = {task.remote(spec.source, spec.path, tc, str(store.root.resolve()), worker_device, force,
-                                retry_failed, threads_per_task): (tc, evals) for tc, evals in todo}
+                                retry_failed, threads): (tc, evals) for tc, evals in todo}
             pending = list(refs)
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)

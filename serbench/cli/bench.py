@@ -79,7 +79,11 @@ def run(
     num_cpus: int = typer.Option(None, "--num-cpus", help="CPUs of the local Ray instance (default: all)."),
     cpus_per_task: float = typer.Option(1.0, "--cpus-per-task", help="Ray CPUs per train-cell task."),
     gpus_per_task: float = typer.Option(0.0, "--gpus-per-task", help="Ray GPUs per train-cell task."),
-    threads_per_task: int = typer.Option(None, "--threads-per-task", help="torch threads in each Ray task."),
+    threads_per_task: int = typer.Option(None, "--threads-per-task", min=1,
+                                         help="torch threads in each Ray task (default: its --cpus-per-task)."),
+    threads: int = typer.Option(None, "--threads", min=1,
+                                help="torch threads of the local executor (default: the CPUs this process may "
+                                     "use). On a shared host give the cores that are free."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Run a benchmark spec: train each model once, evaluate every condition, write one record per cell.
@@ -116,6 +120,9 @@ def run(
                                    gpus_per_task=gpus_per_task, threads_per_task=threads_per_task,
                                    progress=progress)
         else:
+            from serbench.bench.environment import set_threads
+
+            set_threads(threads)
             runner = LocalRunner(spec, store, device=device, force=force, retry_failed=retry_failed,
                                  progress=progress)
             summary = runner.run()
