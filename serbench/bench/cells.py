@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from serbench.bench.axes import dataset_identity
@@ -77,7 +78,10 @@ class FrontendPart:
 
 @dataclass(frozen=True)
 class TrainCell:
-    """Everything that determines a trained model, as typed parts; :attr:`identity` is what its key hashes."""
+    """Everything that determines a trained model, as typed parts; :attr:`identity` is what its key hashes.
+
+    Its key is computed once (a cell is immutable; a run asks for it many times); its identity is built afresh
+    on each call, since records embed it and a caller may change its copy."""
 
     data: DataPart
     model: Resolved
@@ -91,7 +95,7 @@ class TrainCell:
         return {"dataset": self.data.identity, "model": self.model.identity(), "defense": self.defense.identity(),
                 "frontend": self.frontend.identity, "training": self.training.as_dict(), "seed": self.seed}
 
-    @property
+    @cached_property
     def key(self) -> str:
         check_keyable(self.data)
         return content_key("train", self.identity)
@@ -119,7 +123,7 @@ class EvalCell:
             raise TypeError(f"EvalCell.condition must be a Condition, not {type(self.condition).__name__}; "
                             "use serbench.bench.conditions.condition_from for a stored identity")
 
-    @property
+    @cached_property
     def key(self) -> str:
         check_keyable(self.train.data)
         return content_key("eval", {"train": self.train.identity, "partition": self.partition,
