@@ -9,6 +9,7 @@ so a matrix decodes every file once.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,6 +40,30 @@ def frontend_for(features: FrontendConfig, corpus: Corpus) -> LogSpectrogram:
     return frontend
 
 
+class Partitions(Mapping[str, fold_data.Partition]):
+    """The fold's partitions, each decoded (or read from the cache) the first time it is asked for: a rerun that
+    loads a saved model and evaluates the test partition never reads the training audio."""
+
+    def __init__(self, load: Callable[[str], fold_data.Partition]) -> None:
+        self._load, self._loaded = load, {}
+
+    def __getitem__(self, part: str) -> fold_data.Partition:
+        if part not in PARTITIONS:
+            raise KeyError(part)
+        if part not in self._loaded:
+            self._loaded[part] = self._load(part)
+        return self._loaded[part]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(PARTITIONS)
+
+    def __len__(self) -> int:
+        return len(PARTITIONS)
+
+    def loaded(self) -> list[str]:
+        return list(self._loaded)
+
+
 class FoldData:
     """A fold's partitions and their dB features (per length group, on ``device``), computed once."""
 
@@ -48,8 +73,8 @@ class FoldData:
         self.frontend = frontend_for(frontend.features, corpus)
         self.policy = length_policy(frontend.seconds, frontend.segments, frontend.features.hop_length,
                                     corpus.sample_rate)
-        self.partitions = {part: load_partition(corpus, list(fold.partition(part)), self.policy, cache)
-                           for part in PARTITIONS}
+        self.partitions = Partitions(lambda part: load_partition(corpus, list(fold.partition(part)), self.policy,
+                                                                 cache))
         self._features: dict[str, list[torch.Tensor]] = {}
 
     @property
@@ -80,8 +105,9 @@ class FoldData:
         return fold_data.compute_features(self.frontend, waves, self.device)
 
     def probe(self) -> torch.Tensor:
-        """A couple of training inputs as the model sees them (unscaled): to check a model's logits' shape."""
-        waves = self.partitions["train"].groups[0].waves[:2]
+        """A couple of inputs as the model sees them in training (unscaled): to check a model's logits' shape.
+        Taken from a partition already loaded, else the test partition, which every evaluation loads."""
+        waves = self.partitions[self.partitions.loaded()[0] if self.partitions.loaded() else "test"].groups[0].waves[:2]
         labels = torch.zeros(len(waves), dtype=torch.long, device=self.device)
         return self.policy.training_inputs(self.features_of(waves), labels)[0][:2]
 
