@@ -23,7 +23,7 @@ import threading
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, TypedDict, Unpack
 
 from serbench.errors import (
     DuplicateComponentError,
@@ -120,39 +120,56 @@ class Resolved:
                 "package_version": self.info.package_version, "params": self.params}
 
 
-def component(
-    *,
-    name: str | None = None,
-    version: str | None = None,
-    summary: str | None = None,
-    paper: str = "",
-    tags: Iterable[str] = (),
-    variants: dict[str, dict[str, Any]] | None = None,
-    defaults: dict[str, Any] | None = None,
-) -> Callable[[Any], Any]:
-    """Attach component metadata to a class or factory without registering it.
+class ComponentMeta(TypedDict, total=False):
+    """The metadata keywords of :func:`component`, :meth:`Registry.register` and :func:`register`, all optional.
 
-    This is what a plugin's entry point target uses; the entry point's name is
-    the component's name. ``version`` goes into every cell key: without one it is
-    the distribution's version; ``version="auto"`` is the sha256 of the source of
-    the module defining the component, so editing it makes new cells (also what
-    ``SERBENCH_SOURCE_VERSIONS=1`` gives every component without a version).
+    One definition for all three, documented here only.
     """
 
+    version: str | None
+    """Goes into every cell key. None: the distribution's version for a plugin, ``1.0`` for a built-in;
+    ``"auto"``: the sha256 of the source of the module defining the component, so editing it makes new
+    cells (also what ``SERBENCH_SOURCE_VERSIONS=1`` gives every component without a version)."""
+    summary: str | None
+    """One line for listings; None: the first line of the docstring."""
+    paper: str
+    """The publication the component follows."""
+    tags: Iterable[str]
+    """Labels for listings and globbing."""
+    variants: dict[str, dict[str, Any]] | None
+    """Tag -> the parameters it sets: ``cnn4.small`` is ``cnn4`` with ``variants["small"]`` applied."""
+    defaults: dict[str, Any] | None
+    """The parameters and their defaults; None: read from the signature."""
+
+
+def _stored_meta(name: str | None, meta: ComponentMeta) -> dict[str, Any]:
+    """The dict kept on the component under ``__serbench_component__``; an unknown keyword is a TypeError,
+    as it was when each keyword was spelled out in the signatures."""
+    unknown = sorted(set(meta) - ComponentMeta.__optional_keys__)
+    if unknown:
+        raise TypeError(f"unexpected component metadata {', '.join(map(repr, unknown))}; "
+                        f"known: {', '.join(ComponentMeta.__annotations__)}")
+    defaults = meta.get("defaults")
+    return {
+        "name": name,
+        "version": meta.get("version"),
+        "summary": meta.get("summary"),
+        "paper": meta.get("paper", ""),
+        "tags": tuple(meta.get("tags", ())),
+        "variants": dict(meta.get("variants") or {}),
+        "defaults": dict(defaults) if defaults is not None else None,
+    }
+
+
+def component(*, name: str | None = None, **meta: Unpack[ComponentMeta]) -> Callable[[Any], Any]:
+    """Attach component metadata (:class:`ComponentMeta`) to a class or factory without registering it.
+
+    This is what a plugin's entry point target uses; the entry point's name is the component's name.
+    """
+    stored = _stored_meta(name, meta)
+
     def wrap(obj: Any) -> Any:
-        setattr(
-            obj,
-            _ATTR,
-            {
-                "name": name,
-                "version": version,
-                "summary": summary,
-                "paper": paper,
-                "tags": tuple(tags),
-                "variants": dict(variants or {}),
-                "defaults": dict(defaults) if defaults is not None else None,
-            },
-        )
+        setattr(obj, _ATTR, dict(stored))
         return obj
 
     return wrap
@@ -290,6 +307,18 @@ def check_base(kind: str, obj: Any) -> None:
                         f"the base class of {kind}")
 
 
+def check_contract(kind: str, obj: Any) -> None:
+    """:func:`check_base`, and a TypeError when class ``obj`` leaves an abstract method of its base unimplemented.
+
+    Run when a component loads, so ``serbench doctor`` reports such a plugin broken instead of the first
+    cell that builds it failing.
+    """
+    check_base(kind, obj)
+    if inspect.isclass(obj) and inspect.isabstract(obj):
+        missing = ", ".join(sorted(obj.__abstractmethods__))
+        raise TypeError(f"{obj.__module__}.{obj.__qualname__} does not implement abstract method(s) {missing}")
+
+
 @dataclass
 class _PluginEntry:
     entry_point: metadata.EntryPoint
@@ -313,37 +342,20 @@ class Registry:
         self._lock = threading.RLock()
 
     # -- registration -------------------------------------------------------------
-    def register(
-        self,
-        name: str,
-        *,
-        version: str | None = None,
-        summary: str | None = None,
-        paper: str = "",
-        tags: Iterable[str] = (),
-        variants: dict[str, dict[str, Any]] | None = None,
-        defaults: dict[str, Any] | None = None,
-    ) -> Callable[[Any], Any]:
-        """Decorator registering a built-in component under ``name``.
-
-        ``version`` is the component's (``1.0`` when not given, or its source hash under
-        ``SERBENCH_SOURCE_VERSIONS=1``); ``"auto"`` is always its source hash.
-        """
+    def register(self, name: str, **meta: Unpack[ComponentMeta]) -> Callable[[Any], Any]:
+        """Decorator registering a built-in component under ``name`` with :class:`ComponentMeta` keywords."""
+        attach = component(name=name, **meta)
 
         def wrap(obj: Any) -> Any:
-            component(
-                name=name, version=version, summary=summary, paper=paper,
-                tags=tags, variants=variants, defaults=defaults,
-            )(obj)
-            check_base(self.kind, obj)
-            info = _info_from(self.kind, name, obj, "serbench", "1.0")
             with self._lock:
-                if name in self._builtins:
+                if name in self._builtins:  # first: a second registration is wrong whatever the class is
                     raise DuplicateComponentError(
                         f"{self.kind} component {name!r} is registered twice "
                         f"({self._builtins[name].factory!r} and {obj!r}); rename one"
                     )
-                self._builtins[name] = info
+                attach(obj)
+                check_contract(self.kind, obj)
+                self._builtins[name] = _info_from(self.kind, name, obj, "serbench", "1.0")
             return obj
 
         return wrap
@@ -412,7 +424,7 @@ class Registry:
             obj = entry.entry_point.load()
             if not callable(obj):
                 raise TypeError(f"entry point target {obj!r} is not a class or factory")
-            check_base(self.kind, obj)
+            check_contract(self.kind, obj)
             info = _info_from(self.kind, name, obj, entry.package, entry.package_version, entry.package_version)
             declared = (getattr(obj, _ATTR, None) or {}).get("name")
             if declared and declared != name:
@@ -516,8 +528,8 @@ def registry(kind: str) -> Registry:
         ) from None
 
 
-def register(kind: str, name: str, **meta: Any) -> Callable[[Any], Any]:
-    """Decorator: ``@register("models", "cnn4", summary=...)``."""
+def register(kind: str, name: str, **meta: Unpack[ComponentMeta]) -> Callable[[Any], Any]:
+    """Decorator: ``@register("models", "cnn4", summary=...)`` (keywords: :class:`ComponentMeta`)."""
     return registry(kind).register(name, **meta)
 
 

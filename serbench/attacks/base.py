@@ -11,6 +11,7 @@ cell when any example leaves the budget (:mod:`serbench.attacks.budget`).
 
 from __future__ import annotations
 
+import abc
 import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -76,8 +77,8 @@ class ThreatModel:
         return data
 
 
-class Attack:
-    """Base class: stores the threat model; subclasses implement :meth:`generate`.
+class Attack(abc.ABC):
+    """Base class: stores the threat model; subclasses must implement :meth:`generate`.
 
     ``generate`` receives a model mapping the attacked domain to logits (for
     the waveform domain, the whole front end + model pipeline), in eval mode,
@@ -169,8 +170,9 @@ class Attack:
                 "(waveform domain)"
             )
 
+    @abc.abstractmethod
     def generate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """``x``'s adversarial counterpart inside :attr:`threat`, of ``x``'s shape and dtype, detached."""
 
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.generate(model, x, y)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
-from serbench.data.problems import require_finite
+from serbench.data.problems import Problem, require_finite
 from serbench.data.protocols import Fold, check_fold
 from serbench.canonical import canonical_json
 from serbench.errors import SerbenchError
@@ -94,6 +95,10 @@ class Corpus:
     a builder returning folds. ``default_protocol`` names the one specs use when
     they name none.
     """
+
+    # Declared so that readers ask for them instead of probing; a corpus read from files sets both.
+    root: Path | None = None  # the folder its files are read from; None when nothing is (generated audio)
+    problems: Sequence[Problem] = ()  # what listing its files found wrong
 
     def __init__(
         self,

@@ -7,6 +7,7 @@ penultimate embedding (what similarity-adv compares with ``similarity_on: embedd
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Any
 
@@ -19,17 +20,32 @@ from serbench.errors import SerbenchError
 POSITIVE_PARAMS = ("num_classes", "in_channels", "width", "hidden", "growth", "layers", "fc", "highway")
 
 
-class SERModel(nn.Module):
-    """Base class of serbench models. Subclasses implement the two halves."""
+class SERModel(nn.Module, abc.ABC):
+    """Base class of serbench models.
+
+    Subclasses must implement :meth:`forward_features`; the head is the linear layer ``fc`` that
+    :meth:`add_head` builds, or a subclass's own :meth:`forward_head`.
+    """
 
     num_classes: int
     embedding_dim: int
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, n_features, T) input -> (B, embedding_dim) penultimate embedding."""
 
-    def forward_head(self, z: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def forward_head(self, z: torch.Tensor) -> torch.Tensor:
+        """Embedding -> logits through ``fc`` (see :meth:`add_head`)."""
+        return self.fc(z)
+
+    def add_head(self, embedding_dim: int, num_classes: int) -> None:
+        """Record both sizes and build ``fc``, the linear head from the embedding to the logits.
+
+        Call it where the head's parameters were always created: the order modules are built in fixes
+        which random draws initialise them, and the attribute name ``fc`` is part of every checkpoint.
+        """
+        self.num_classes, self.embedding_dim = num_classes, embedding_dim
+        self.fc = nn.Linear(embedding_dim, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
@@ -61,6 +77,11 @@ def conv_bn_relu(cin: int, cout: int, kernel: int, batch_norm: bool = True) -> n
         layers.append(nn.BatchNorm2d(cout))
     layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
+
+
+def linear_bn_relu(cin: int, cout: int) -> nn.Sequential:
+    """Linear -> BatchNorm1d -> ReLU: the dense embedding layer of the DenseNet and Satt CNN baselines."""
+    return nn.Sequential(nn.Linear(cin, cout), nn.BatchNorm1d(cout), nn.ReLU(inplace=True))
 
 
 def scaled(channels: int, width: float) -> int:

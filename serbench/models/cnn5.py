@@ -33,11 +33,7 @@ class CNN5(SERModel):
             blocks += [conv_bn_relu(cin, cout, 5, batch_norm), nn.MaxPool2d(2, stride=2, ceil_mode=True)]
             cin = cout
         self.features = nn.Sequential(*blocks)
-        self.num_classes, self.embedding_dim = num_classes, cin
-        self.fc = nn.Linear(cin, num_classes)
+        self.add_head(cin, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return torch.amax(self.features(x), dim=(2, 3))
-
-    def forward_head(self, z: torch.Tensor) -> torch.Tensor:
-        return self.fc(z)

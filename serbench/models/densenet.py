@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from serbench.models.base import SERModel
+from serbench.models.base import SERModel, linear_bn_relu
 from serbench.models.recurrent import SequenceLSTM, to_sequence
 from serbench.registry import register
 
@@ -87,15 +87,11 @@ class DenseNet(SERModel):
                                fc=fc))
         super().__init__()
         self.trunk = _DenseTrunk(in_channels, 3, layers, growth)
-        self.embed = nn.Sequential(nn.Linear(self.trunk.out_channels, fc), nn.BatchNorm1d(fc), nn.ReLU(inplace=True))
-        self.num_classes, self.embedding_dim = num_classes, fc
-        self.fc = nn.Linear(fc, num_classes)
+        self.embed = linear_bn_relu(self.trunk.out_channels, fc)
+        self.add_head(fc, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.embed(self.trunk(x)[0].mean(dim=(2, 3)))
-
-    def forward_head(self, z: torch.Tensor) -> torch.Tensor:
-        return self.fc(z)
 
 
 @register(
@@ -115,14 +111,10 @@ class DenseNetLSTM(SERModel):
         self.trunk = _DenseTrunk(in_channels, 3, layers, growth)
         self.freq_pool = nn.AdaptiveAvgPool2d((4, None))
         self.lstm = SequenceLSTM(self.trunk.out_channels * 4, hidden)
-        self.num_classes, self.embedding_dim = num_classes, hidden
-        self.fc = nn.Linear(hidden, num_classes)
+        self.add_head(hidden, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.lstm(to_sequence(self.freq_pool(self.trunk(x)[0])))[:, -1]
-
-    def forward_head(self, z: torch.Tensor) -> torch.Tensor:
-        return self.fc(z)
 
 
 class Highway(nn.Module):
@@ -168,14 +160,10 @@ class DenseNetLSTMHighway(SERModel):
         self.skips = nn.ModuleList(nn.Linear(c, hidden) for c in self.trunk.block_channels)
         self.into_highway = nn.Sequential(nn.Linear(2 * hidden, highway), nn.ReLU(inplace=True))
         self.highway = nn.Sequential(*[Highway(highway) for _ in range(3)])
-        self.num_classes, self.embedding_dim = num_classes, highway
-        self.fc = nn.Linear(highway, num_classes)
+        self.add_head(highway, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         fmap, skips = self.trunk(x)
         seq = self.dropout(self.lstm(to_sequence(self.freq_pool(fmap)))[:, -1])
         skip = sum(proj(s.mean(dim=(2, 3))) for proj, s in zip(self.skips, skips))
         return self.highway(self.into_highway(torch.cat([seq, skip], dim=1)))
-
-    def forward_head(self, z: torch.Tensor) -> torch.Tensor:
-        return self.fc(z)

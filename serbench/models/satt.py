@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from serbench.models.base import SERModel, conv_bn_relu, scaled
+from serbench.models.base import SERModel, conv_bn_relu, linear_bn_relu, scaled
 from serbench.models.recurrent import SequenceLSTM, to_sequence
 from serbench.registry import register
 
@@ -38,15 +38,11 @@ class SattCNN(SERModel):
         self.check_params(dict(num_classes=num_classes, in_channels=in_channels, width=width, hidden=hidden))
         super().__init__()
         self.features, c = _conv_stack(in_channels, width)
-        self.embed = nn.Sequential(nn.Linear(c, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True))
-        self.num_classes, self.embedding_dim = num_classes, hidden
-        self.fc = nn.Linear(hidden, num_classes)
+        self.embed = linear_bn_relu(c, hidden)
+        self.add_head(hidden, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.embed(self.features(x).mean(dim=(2, 3)))
-
-    def forward_head(self, z: torch.Tensor) -> torch.Tensor:
-        return self.fc(z)
 
 
 @register(
@@ -64,12 +60,8 @@ class SattCNNLSTM(SERModel):
         self.features, c = _conv_stack(in_channels, width)
         self.freq_pool = nn.AdaptiveAvgPool2d((4, None))  # any n_features >= 64 maps to 4 frequency rows
         self.lstm = SequenceLSTM(c * 4, hidden)
-        self.num_classes, self.embedding_dim = num_classes, hidden
-        self.fc = nn.Linear(hidden, num_classes)
+        self.add_head(hidden, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         seq = to_sequence(self.freq_pool(self.features(x)))
         return self.lstm(seq)[:, -1]
-
-    def forward_head(self, z: torch.Tensor) -> torch.Tensor:
-        return self.fc(z)

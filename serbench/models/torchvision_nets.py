@@ -33,14 +33,10 @@ class VGG16(SERModel):
                                     first.padding)
         self.features = net.features
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.num_classes, self.embedding_dim = num_classes, 512
-        self.fc = nn.Linear(512, num_classes)
+        self.add_head(512, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.features(x)).flatten(1)
-
-    def forward_head(self, z: torch.Tensor) -> torch.Tensor:
-        return self.fc(z)
 
 
 @register(
@@ -58,11 +54,7 @@ class ResNet50(SERModel):
         net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
         net.fc = nn.Identity()
         self.backbone = net
-        self.num_classes, self.embedding_dim = num_classes, 2048
-        self.fc = nn.Linear(2048, num_classes)
+        self.add_head(2048, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(x)  # torchvision's forward ends in avgpool + flatten + (identity) fc
-
-    def forward_head(self, z: torch.Tensor) -> torch.Tensor:
-        return self.fc(z)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 import torch
 import torchaudio.functional as AF
@@ -9,14 +11,15 @@ import torchaudio.functional as AF
 from serbench.errors import SerbenchError
 
 
-class Noise:
-    """Base class: :meth:`sample` returns ``num_samples`` of noise at ``sample_rate``.
+class Noise(abc.ABC):
+    """Base class: subclasses must implement :meth:`sample`, ``num_samples`` of noise at ``sample_rate``.
 
     Draws come only from ``rng`` so a seed fixes every noise condition.
     """
 
+    @abc.abstractmethod
     def sample(self, num_samples: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-        raise NotImplementedError
+        """A noise waveform of ``num_samples`` at ``sample_rate``, drawn from ``rng`` only."""
 
 
 def mix_at_snr(clean: torch.Tensor, noise: torch.Tensor, snr_db: float,
