@@ -175,3 +175,19 @@ def test_training_is_deterministic_from_the_seed(data):
     a, _ = fit("similarity-adv", data, eps=0.05, start_iteration=2)
     b, _ = fit("similarity-adv", data, eps=0.05, start_iteration=2)
     assert same_parameters(a, b)
+
+
+def test_a_defense_with_its_own_loss_declares_it_and_compose_sees_it():
+    from serbench.defenses.base import Defense
+
+    class OwnLoss(Defense):
+        def loss(self, batch):
+            return super().loss(batch) * 2
+
+    class Explicit(OwnLoss):
+        changes_loss = False  # a subclass may say its loss is the plain one after all
+
+    assert OwnLoss.changes_loss and not Explicit.changes_loss and not Defense.changes_loss
+    assert [type(d).changes_loss for d in (serbench.get("defenses", n) for n in ("standard", "speed", "mixup",
+                                                                                   "vanilla-adv"))] \
+        == [False, False, True, True]

@@ -230,7 +230,7 @@ class LocalRunner:
 
     def _data_roots(self) -> list[str]:
         """Where the loaded corpora live: stripped from failure reasons, which are published."""
-        return [str(root) for c in self._corpora.values() if (root := getattr(c, "root", None))]
+        return [str(root) for c in self._corpora.values() if (root := c.root)]
 
     def describe(self, e: EvalCell) -> str:
         """``<train cell>: <condition>``, the line progress and failures show."""

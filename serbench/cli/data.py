@@ -53,7 +53,7 @@ def check(
     from serbench.data.checks import check_corpus, usable
 
     corpus = _corpus(name, root, params)
-    problems = list(getattr(corpus, "problems", [])) + check_corpus(corpus, decode=not no_decode)
+    problems = list(corpus.problems) + check_corpus(corpus, decode=not no_decode)
     ok = usable(problems)
     if as_json:
         print(json.dumps({"usable": ok, "utterances": len(corpus),

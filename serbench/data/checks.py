@@ -101,7 +101,7 @@ def _fold_problems(corpus: Corpus) -> list[Problem]:
 def check_corpus(corpus: Corpus, decode: bool = True, workers: int = 4) -> list[Problem]:
     """Every problem of ``corpus``: what listing found, bad files (decoded unless ``decode=False``),
     label and speaker counts, and each protocol's folds."""
-    problems = list(getattr(corpus, "problems", []))
+    problems = list(corpus.problems)
     problems += _file_problems(corpus, decode, workers)
     problems += _label_problems(corpus)
     problems += _speaker_problems(corpus)
@@ -137,7 +137,7 @@ def summary(corpus: Corpus, problems: list[Problem] | None = None) -> dict[str, 
         problems = check_corpus(corpus, decode=False)
     data = corpus.summary()
     data["genders"] = dict(sorted(Counter(u.gender for u in corpus.utterances).items()))
-    root = getattr(corpus, "root", None)
+    root = corpus.root
     data["root"] = str(root) if root is not None else None
     data["fingerprint"] = corpus.fingerprint()
     data["protocols"] = {name: _fold_summary(corpus, name) for name in sorted(corpus.protocols)}

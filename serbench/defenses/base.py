@@ -8,7 +8,7 @@ there) and :meth:`Defense.loss` on every mini-batch of scaled features.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -41,10 +41,18 @@ class Defense:
     Capabilities are declared, not probed: ``expands_training_set`` is True on every defense whose
     :meth:`expand_training_set` must see the decoded waveforms (the trainer takes the waveform path for it),
     and ``adversarial_batches`` counts the mini-batches trained on adversarial examples (None: not counted).
+    ``changes_loss`` is True on every defense with its own :meth:`loss` (set for a subclass that defines
+    one), so ``compose`` can refuse two of them instead of silently dropping one.
     """
 
     expands_training_set: ClassVar[bool] = False
+    changes_loss: ClassVar[bool] = False
     adversarial_batches: int | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "loss" in cls.__dict__ and "changes_loss" not in cls.__dict__:
+            cls.changes_loss = True
 
     def expand_training_set(
         self, waves: list[np.ndarray], labels: list[int], sample_rate: int, rng: np.random.Generator

@@ -36,7 +36,7 @@ class Compose(Defense):
             if part["name"] == "compose":
                 raise SerbenchError("defense 'compose': parts cannot be compose themselves")
             self.parts.append(registry("defenses").create(part["name"], **part.get("params", {})))
-        lossy = [p for p in self.parts if type(p).loss is not Defense.loss]
+        lossy = [p for p in self.parts if p.changes_loss]
         if len(lossy) > 1:
             names = ", ".join(type(p).__name__ for p in lossy)
             raise SerbenchError(f"defense 'compose': at most one part may define the loss, got {names}")
