@@ -10,6 +10,7 @@ budget check rejects it.
 
 from __future__ import annotations
 
+import abc
 import inspect
 from importlib import metadata
 from typing import Any
@@ -35,8 +36,9 @@ class _ArtAttack(serbench.Attack):
 
     seed: int = 0
 
-    def build(self, classifier: Any, x: torch.Tensor) -> EvasionAttack:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def build(self, classifier: Any, x: torch.Tensor) -> EvasionAttack:
+        """The ART attack for ``classifier`` and inputs like ``x``."""
 
     def finish(self, x: torch.Tensor, x_adv: torch.Tensor) -> torch.Tensor:
         return self.snap(x, x_adv)

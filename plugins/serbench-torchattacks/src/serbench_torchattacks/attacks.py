@@ -9,6 +9,7 @@ same name; eps and step sizes are in the domain's units and converted.
 
 from __future__ import annotations
 
+import abc
 import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,8 +58,9 @@ class _TorchattacksAttack(serbench.Attack):
         self.last_unit_range: tuple[float, float] | None = None  # what the model saw, for audits and tests
         self.last_model_calls = 0
 
-    def build(self, model: nn.Module, scale: float) -> TorchattacksAttack:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def build(self, model: nn.Module, scale: float) -> TorchattacksAttack:
+        """The torchattacks attack on ``model``, its budget multiplied by ``scale`` (the unit box's)."""
 
     def finish(self, x: torch.Tensor, x_adv: torch.Tensor) -> torch.Tensor:
         return self.snap(x, x_adv)
