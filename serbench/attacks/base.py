@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from serbench.attacks import projection
+from serbench.attacks.gradients import input_gradient  # noqa: F401 - attacks import it from here
 from serbench.errors import SerbenchError
 
 DOMAINS = ("feature", "waveform")
@@ -178,10 +179,3 @@ class Attack(abc.ABC):
         return self.generate(model, x, y)
 
 
-def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Gradient of the summed cross-entropy w.r.t. ``x`` (per-example scale independent of batch size)."""
-    x = x.detach().clone().requires_grad_(True)
-    with torch.enable_grad():
-        loss = nn.functional.cross_entropy(model(x), y, reduction="sum")
-        (grad,) = torch.autograd.grad(loss, x)
-    return grad

@@ -27,6 +27,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from serbench.attacks.gradients import model_key
+
 
 def sample_mask(lengths: torch.Tensor, n_samples: int) -> torch.Tensor:
     """(B, n_samples) bool, True on each row's first ``lengths`` samples."""
@@ -58,6 +60,10 @@ class PaddingGate(nn.Module):
         self.model = model
         self.register_buffer("clean", x.detach(), persistent=False)
         self.register_buffer("mask", _view(mask, x), persistent=False)
+
+    def gradient_key(self) -> tuple:
+        """Its input gradient depends on the gated model and on the clean values and mask it substitutes."""
+        return ("gate", *model_key(self.model), self.clean, self.mask)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape != self.clean.shape:

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from serbench.attacks.gradients import sharing_gradients
 from serbench.attacks.ensemble import attack_labels, robust_accuracy, robust_uar
 from serbench.bench import records
 from serbench.bench.cells import EvalCell, TrainCell
@@ -102,8 +103,9 @@ def evaluate_attack_condition(cell: EvalCell, cond: Attack | Transfer, ctx: Eval
     else:
         warnings += tm.masking_checks(cell.partition, threat.domain)
     y = tm.partitions[cell.partition].labels.to(tm.device)
-    metrics, _ = evaluate_attack(cond.attack["name"], attack, model, x, y, tm.clean_logits(cell.partition),
-                                 tm.corpus.labels, target=target, threat=threat)
+    with sharing_gradients(tm.gradients):  # FGSM at several eps: one gradient per batch, not one per eps
+        metrics, _ = evaluate_attack(cond.attack["name"], attack, model, x, y, tm.clean_logits(cell.partition),
+                                     tm.corpus.labels, target=target, threat=threat)
     if threat.domain == "feature":  # what this eps is in dB per bin, under this model's normalisation
         metrics["eps_units"] = tm.norm.eps_units(threat.eps)
     return metrics, warnings

@@ -16,6 +16,7 @@ import torch
 
 from serbench.attacks import masking
 from serbench.attacks.base import ThreatModel, input_gradient
+from serbench.attacks.gradients import GradientMemo
 from serbench.attacks.padding import sample_mask
 from serbench.bench import records
 from serbench.bench.cells import FrontendPart, TrainCell
@@ -54,6 +55,7 @@ class TrainedModel:
         self._features: dict[str, list[torch.Tensor]] = {}
         self._clean_logits: dict[str, torch.Tensor] = {}
         self._checks: dict[tuple[str, str], list[str]] = {}
+        self.gradients = GradientMemo()  # input gradients that several attack cells of this model share
 
     def threat(self, threat: dict[str, Any]) -> ThreatModel:
         """A cell's threat model inside this model's input domain (feature bounds: its normalisation's)."""
