@@ -19,6 +19,7 @@ from serbench.cli.main import app, main
 from serbench.engine.metrics import classification_metrics
 from serbench.errors import RecordError, SerbenchError
 from serbench.leaderboard import build_boards
+from serbench.leaderboard.board_table import board_table
 from serbench.leaderboard.export import to_csv, to_json
 from serbench.leaderboard.html import page
 from serbench.leaderboard.markdown import markdown
@@ -245,12 +246,13 @@ def test_absolute_paths_never_reach_a_rendered_leaderboard(tmp_path):
                    r"also C:\Users\alice\x.wav and results/ckpt.pt")]
     boards = build_boards(records)
     console = Console(record=True, width=400)
-    for board in boards:
-        console.print(rich_table(board))
-        for line in footnotes(board):
+    tables = [board_table(b) for b in boards]
+    for table in tables:
+        console.print(rich_table(table))
+        for line in footnotes(table):
             console.print(line)
-    texts = {"terminal": console.export_text(), "markdown": markdown(boards), "json": to_json(boards, records),
-             "csv": to_csv(boards), "html": page(boards, {}, {}, "0" * 64)}
+    texts = {"terminal": console.export_text(), "markdown": markdown(tables), "json": to_json(boards, records),
+             "csv": to_csv(boards), "html": page(tables, {}, {}, "0" * 64)}
     for fmt, text in texts.items():
         assert "alice" not in text and "/home" not in text, fmt
     assert "failed: DataError: <path>/x.wav: unreadable; also <path>/x.wav and results/ckpt.pt" in texts["markdown"]

@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from serbench.bench.store import Store
 from serbench.cli.main import app
-from serbench.leaderboard.layouts import latif2020, markdown, ren2020
+from serbench.leaderboard.layouts import latif2020, ren2020
+from serbench.leaderboard.markdown import markdown
 
 _n = 0
 

@@ -21,9 +21,10 @@ from serbench.bench.runner import LocalRunner
 from serbench.bench.spec import parse_spec
 from serbench.bench.store import Store
 from serbench.leaderboard import build_boards
+from serbench.leaderboard.board_table import board_table
 from serbench.leaderboard.export import to_csv, to_json
-from serbench.leaderboard.html import board_html
-from serbench.leaderboard.markdown import board_markdown
+from serbench.leaderboard.html import table_html
+from serbench.leaderboard.markdown import table_markdown
 from serbench.leaderboard.terminal import rich_table
 from serbench.models.cnn4 import CNN4
 
@@ -73,15 +74,15 @@ def test_a_masked_row_ranks_below_an_honest_one_and_is_marked_everywhere(masked_
     table = list(csv.DictReader(io.StringIO(to_csv([board]))))
     assert {(r["model"], r["reliable"]) for r in table} == {("honest", "1"), ("masked", "0")}
 
-    md = board_markdown(board)
+    md = table_markdown(board_table(board))
     assert "| 2 | masked † unreliable | standard |" in md and "| 1 | honest | standard |" in md
     assert "ranks below every reliable row" in md
-    html = board_html(board, [], {})
+    html = table_html(board_table(board), [], {})
     assert html.count("† unreliable</span>") == 1 and '<tr class="unreliable">' in html
     from rich.console import Console
 
     console = Console(width=300, record=True, color_system=None)
-    console.print(rich_table(board))
+    console.print(rich_table(board_table(board)))
     text = console.export_text()
     lines = [line for line in text.splitlines() if "honest" in line or "masked" in line]
     assert "honest" in lines[0] and "masked † unreliable" in lines[1]

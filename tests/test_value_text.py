@@ -7,7 +7,7 @@ import pytest
 
 from serbench.attacks.ensemble import correct_uar
 from serbench.engine.metrics import classification_metrics, uar_of_correct, uar_of_predictions
-from serbench.leaderboard.aggregate import Cell
+from serbench.leaderboard.aggregate import Scores
 from serbench.leaderboard.text import FRACTION, PERCENT, mean_text, number_text, value_text
 
 
@@ -25,9 +25,9 @@ def test_mean_text_styles():
 
 def test_board_cells_use_the_formatter():
     assert value_text(None) == "—"
-    assert value_text(Cell(values=[], failed=2)) == "failed×2"
-    assert value_text(Cell(values=[0.5, 0.6], failed=1)) == "55.0 ± 5.0 (+1 failed)"
-    assert value_text(Cell(values=[0.599])) == "59.9"
+    assert value_text(Scores(values=[], failed=2)) == "failed×2"
+    assert value_text(Scores(values=[0.5, 0.6], failed=1)) == "55.0 ± 5.0 (+1 failed)"
+    assert value_text(Scores(values=[0.599])) == "59.9"
 
 
 def test_uar_helpers_agree_with_the_confusion_matrix_uar():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.markup import escape
@@ -12,6 +12,9 @@ from rich.markup import escape
 from serbench.cli.app import RESULTS_OPT, app, console, err_console
 from serbench.cli.paths import check_output_dir
 from serbench.errors import SerbenchError
+
+if TYPE_CHECKING:
+    from serbench.leaderboard.table import Table
 
 
 class Metric(StrEnum):
@@ -104,22 +107,28 @@ def leaderboard(
         files, _ = publish.build(records, metric, render=fmt == "html")
         typer.echo(files[f"leaderboard.{ {'markdown': 'md'}.get(fmt, fmt) }"].decode(), nl=False)
         return
-    from serbench.leaderboard.terminal import footnotes, rich_table
+    from serbench.leaderboard.board_table import board_table
 
-    for board in boards:
-        console.print(rich_table(board))
-        for line in footnotes(board):
-            console.print(line, highlight=False, soft_wrap=True)
+    _print_tables([board_table(b) for b in boards])
     costs = {k: v for k, v in defense_costs(records).items() if k[1] != "standard"}
     if costs:
         console.print(escape("training time per iteration relative to standard: " + ", ".join(
             f"{m} + {d} x{c['relative_time_per_iteration']:.2f}" for (m, d), c in costs.items())))
 
 
-def _print_layout(layout: str, records: list, metric: str, fmt: str, folder: bool) -> None:
-    from rich.table import Table
+def _print_tables(tables: list[Table]) -> None:
+    """Tables in the terminal, each followed by its footnotes."""
+    from serbench.leaderboard.terminal import footnotes, rich_table
 
+    for table in tables:
+        console.print(rich_table(table))
+        for line in footnotes(table):
+            console.print(line, highlight=False, soft_wrap=True)
+
+
+def _print_layout(layout: str, records: list, metric: str, fmt: str, folder: bool) -> None:
     from serbench.leaderboard import layouts
+    from serbench.leaderboard.markdown import markdown
 
     if folder:
         raise SerbenchError("--layout prints to stdout; drop --out and --check")
@@ -129,15 +138,8 @@ def _print_layout(layout: str, records: list, metric: str, fmt: str, folder: boo
     if not any(t.rows for t in tables):
         raise SerbenchError(f"--layout {layout}: no record fits the layout; see `serbench leaderboard --help`")
     if fmt == "markdown":
-        typer.echo(layouts.markdown(tables), nl=False)
+        typer.echo(markdown(tables), nl=False)
     elif fmt == "json":
         typer.echo(layouts.to_json(tables, layout, metric), nl=False)
     else:
-        for t in tables:
-            table = Table(title=escape(t.title), title_justify="left", caption=escape("\n".join(t.notes)) or None,
-                          caption_justify="left")
-            for i, h in enumerate(t.header):
-                table.add_column(escape(h), justify="left" if i < t.label_columns else "right")
-            for row in t.rows:
-                table.add_row(*[escape(c) for c in row])
-            console.print(table)
+        _print_tables(tables)

@@ -139,7 +139,9 @@ def column_of(condition: dict[str, Any], labels: ConditionLabels | None = None) 
 
 
 @dataclass
-class Cell:
+class Scores:
+    """One row's aggregated values in one board column (folds and seeds pooled), its failures and warnings."""
+
     values: list[float] = field(default_factory=list)
     failed: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -164,7 +166,7 @@ class Board:
     partition: str
     threat: str
     columns: list[Column]
-    rows: dict[Row, dict[str, Cell]]
+    rows: dict[Row, dict[str, Scores]]  # row -> column title -> its scores
     metric: str = "uar"
     entries: list[tuple[Row, dict[str, Any]]] = field(default_factory=list, repr=False)  # (row, eval record)
 
@@ -202,7 +204,7 @@ class Board:
             singles = [c for c in self.columns if c.kind == "attack"]
             worst = singles if len({c.name for c in singles}) == 1 else []
         for col in sorted(worst, key=lambda c: -(c.eps or 0.0)):
-            if all((cells.get(col.title) or Cell()).mean is not None for cells in self.rows.values()):
+            if all((cells.get(col.title) or Scores()).mean is not None for cells in self.rows.values()):
                 return col.title
         return None
 
@@ -260,6 +262,16 @@ def build_boards(records: Iterable[dict[str, Any]], metric: str = "uar") -> list
     :mod:`.redact`): boards get published.
     """
     evals = check_records(r for r in records if r.get("kind") == "eval")  # refuses numbers that do not add up
+    members = _board_members(evals)
+    model_of, defense_of = variant_labeller(evals, "model"), variant_labeller(evals, "defense")
+    corpus_labels = _corpus_labels({key[:5] for key in members})
+    return [_board(key, recs, corpus_labels[key[:5]], lambda r: (model_of(r), defense_of(r)), metric)
+            for key, recs in sorted(members.items())]
+
+
+def _board_members(evals: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    """Eval records by board: (corpus, params, fingerprint, protocol, partition, threat) as :func:`_group`
+    gives, plus the threat model. Clean and noise records join every threat model's board of their group."""
     threats: dict[tuple[str, ...], set[str]] = {}
     for rec in evals:
         threats.setdefault(_group(rec), set()).add(threat_of(rec["condition"], rec))
@@ -268,36 +280,40 @@ def build_boards(records: Iterable[dict[str, Any]], metric: str = "uar") -> list
         base = _group(rec)
         threat = threat_of(rec["condition"], rec)
         attacked = sorted(threats[base] - {NO_THREAT})
-        # clean and noise columns appear on every threat model's board of their corpus
         for target in [threat] if threat != NO_THREAT else (attacked or [NO_THREAT]):
             members.setdefault((*base, target), []).append(rec)
-    model_of, defense_of = variant_labeller(evals, "model"), variant_labeller(evals, "defense")
-    corpus_labels = _corpus_labels(set(threats))
-    boards = []
-    for (corpus, params, fingerprint, protocol, partition, threat), recs in sorted(members.items()):
-        labels = ConditionLabels(r["condition"] for r in recs)
-        columns: dict[str, Column] = {}
-        rows: dict[Row, dict[str, Cell]] = {}
-        entries = []
-        for rec in recs:
-            col = column_of(rec["condition"], labels)
-            columns[col.title] = col
-            row = (model_of(rec), defense_of(rec))
-            entries.append((row, rec))
-            cell = rows.setdefault(row, {}).setdefault(col.title, Cell())
-            if rec["status"] == "ok":
-                cell.values.append(float(rec["metrics"][metric]))
-            else:
-                cell.failed += 1
-                cell.errors.append(redact_paths(rec.get("error") or "failed"))
-            for w in rec.get("warnings", []):
-                if redact_paths(w) not in cell.warnings:
-                    cell.warnings.append(redact_paths(w))
-        _derive_worst_case(columns, rows)
-        label = corpus_labels[(corpus, params, fingerprint, protocol, partition)]
-        boards.append(Board(label, protocol, partition, threat, sorted(columns.values(), key=lambda c: c.order),
-                            rows, metric, entries))
-    return boards
+    return members
+
+
+def _board(key: tuple[str, ...], recs: list[dict[str, Any]], corpus: str,
+           row_of: Callable[[dict[str, Any]], Row], metric: str) -> Board:
+    """The board of one :func:`_board_members` key, its corpus labelled ``corpus``."""
+    labels = ConditionLabels(r["condition"] for r in recs)
+    columns: dict[str, Column] = {}
+    rows: dict[Row, dict[str, Scores]] = {}
+    entries = []
+    for rec in recs:
+        col = column_of(rec["condition"], labels)
+        columns[col.title] = col
+        row = row_of(rec)
+        entries.append((row, rec))
+        _add_record(rows.setdefault(row, {}).setdefault(col.title, Scores()), rec, metric)
+    _derive_worst_case(columns, rows)
+    *_, protocol, partition, threat = key
+    return Board(corpus, protocol, partition, threat, sorted(columns.values(), key=lambda c: c.order), rows,
+                 metric, entries)
+
+
+def _add_record(scores: Scores, rec: dict[str, Any], metric: str) -> None:
+    """A record's value, or its failure, and its warnings, every path redacted."""
+    if rec["status"] == "ok":
+        scores.values.append(float(rec["metrics"][metric]))
+    else:
+        scores.failed += 1
+        scores.errors.append(redact_paths(rec.get("error") or "failed"))
+    for w in rec.get("warnings", []):
+        if redact_paths(w) not in scores.warnings:
+            scores.warnings.append(redact_paths(w))
 
 
 def dataset_params(rec: dict[str, Any]) -> dict[str, Any]:
@@ -314,7 +330,7 @@ def _group(rec: dict[str, Any]) -> tuple[str, str, str, str, str]:
         rec["partition"]
 
 
-def _derive_worst_case(columns: dict[str, Column], rows: dict[Row, dict[str, Cell]]) -> None:
+def _derive_worst_case(columns: dict[str, Column], rows: dict[Row, dict[str, Scores]]) -> None:
     """Minimum over the means of every attack of the threat model at each eps with >= 2 of them, where no
     worst_case cells exist: white-box attacks (each variant its own attack) and transfer attacks alike, since
     a model that masks its gradients survives the former and not the latter.
@@ -336,7 +352,7 @@ def _derive_worst_case(columns: dict[str, Column], rows: dict[Row, dict[str, Cel
                 continue
             means = [cells[c.title].mean for c in inputs if c.title in cells]
             if means and all(m is not None for m in means):
-                cells[col.title] = Cell(values=[min(means)])
+                cells[col.title] = Scores(values=[min(means)])
         columns[col.title] = col
 
 

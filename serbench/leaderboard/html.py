@@ -11,9 +11,9 @@ from __future__ import annotations
 import base64
 import html
 
-from serbench.leaderboard.aggregate import Board
 from serbench.leaderboard.plots import DIGEST_KEY, Plot
-from serbench.leaderboard.text import RANKING_NOTE, UNRELIABLE_MARK, value_text
+from serbench.leaderboard.table import Cell, Table
+from serbench.leaderboard.text import UNRELIABLE_MARK
 
 CSS = """
 :root { color-scheme: light dark; --line: #8884; --best: #2e7d32; --warn: #b26a00; --bad: #c62828; }
@@ -70,62 +70,67 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def board_html(board: Board, plots: list[Plot], images: dict[str, bytes]) -> str:
-    notes = board.warnings()
-    out = [f'<section id="{_e(board.slug)}">', f"<h2>{_e(board.metric.upper())} % — {_e(board.title)}</h2>",
+UNRELIABLE = (f' <span class="failed" title="unreliable: gradient-masking warnings; ranked below every reliable '
+              f'row">{UNRELIABLE_MARK} unreliable</span>')
+
+
+def table_html(table: Table, plots: list[Plot], images: dict[str, bytes]) -> str:
+    """One table as a sortable ``<section>``, its notes and warnings under it, then its plots."""
+    out = [f'<section id="{_e(table.slug)}">', f"<h2>{_e(table.title)}</h2>",
            '<div class="scroll"><table class="board">', "<thead><tr>"]
-    heads = [("#", "num", True), ("model", "text", False), ("defense", "text", False)]
-    heads += [(c.title + (" ★" if c.title == board.robust_column else ""), "num", False) for c in board.columns]
-    for title, kind, ascending in heads:
-        extra = ' data-ascending="1"' if ascending else ""
-        out.append(f'<th class="{kind}" scope="col" aria-sort="none"{extra}><button type="button">{_e(title)}'
-                   "</button></th>")
+    for i, title in enumerate(table.header):
+        extra = ' data-ascending="1"' if table.ranked and i == 0 else ""
+        out.append(f'<th class="{_kind(table, i)}" scope="col" aria-sort="none"{extra}><button type="button">'
+                   f"{_e(title)}</button></th>")
     out.append("</tr></thead><tbody>")
-    best = {c.title: board.best(c.title) for c in board.columns}
-    unreliable = board.unreliable
-    for rank, row in enumerate(board.ranked_rows(), 1):
-        mark = (f' <span class="failed" title="unreliable: gradient-masking warnings; ranked below every reliable '
-                f'row">{UNRELIABLE_MARK} unreliable</span>' if row in unreliable else "")
-        tds = [f'<td class="num" data-value="{rank}">{rank}</td>',
-               f'<td class="text" data-value="{_e(row[0])}">{_e(row[0])}{mark}</td>',
-               f'<td class="text" data-value="{_e(row[1])}">{_e(row[1])}</td>']
-        for c in board.columns:
-            cell = board.rows[row].get(c.title)
-            value = "" if cell is None or cell.mean is None else f"{cell.mean:.6f}"
-            cls = ["num"]
-            if cell is not None and cell.mean is not None and row in best[c.title]:
-                cls.append("best")
-            text = _e(value_text(cell))
-            if cell is not None and cell.mean is None:
-                text = f'<span class="failed" title="{_e("; ".join(cell.errors))}">{text}</span>'
-            elif cell is not None and cell.failed:
-                text += f' <span class="failed" title="{_e("; ".join(cell.errors))}">!</span>'
-            if cell is not None and cell.warnings:
-                marks = ",".join(str(notes.index(w) + 1) for w in cell.warnings)
-                text += f' <span class="warn" title="{_e(" | ".join(cell.warnings))}">⚠{marks}</span>'
-            tds.append(f'<td class="{" ".join(cls)}" data-value="{value}">{text}</td>')
-        out.append(("<tr class=\"unreliable\">" if row in unreliable else "<tr>") + "".join(tds) + "</tr>")
+    for row in table.cells:
+        tds = "".join(_td(table, i, cell) for i, cell in enumerate(row))
+        out.append(('<tr class="unreliable">' if any(c.unreliable for c in row) else "<tr>") + tds + "</tr>")
     out.append("</tbody></table></div>")
-    if board.robust_column or unreliable:
-        out.append(f'<p class="note">{_e(RANKING_NOTE)}</p>')
-    if notes:
-        out.append('<ol class="footnotes">' + "".join(f"<li>⚠ {_e(w)}</li>" for w in notes) + "</ol>")
-    if plots:
-        out.append('<div class="plots">')
-    for plot in plots:
-        data = base64.b64encode(images[plot.stem]).decode()
-        out.append(f'<figure><img alt="{_e(plot.caption)}" src="data:image/svg+xml;base64,{data}">'
-                   f"<figcaption>{_e(plot.caption)}</figcaption></figure>")
-    if plots:
-        out.append("</div>")
-    out.append("</section>")
-    return "\n".join(out)
+    out += [f'<p class="note">{_e(note)}</p>' for note in ([table.caption] if table.caption else []) + table.notes]
+    if table.warnings:
+        out.append('<ol class="footnotes">' + "".join(f"<li>⚠ {_e(w)}</li>" for w in table.warnings) + "</ol>")
+    return "\n".join(out + _figures(plots, images) + ["</section>"])
 
 
-def page(boards: list[Board], plots: dict[str, list[Plot]], images: dict[str, bytes], digest: str,
+def _kind(table: Table, column: int) -> str:
+    return "text" if table.left_aligned(column) else "num"
+
+
+def _td(table: Table, column: int, cell: Cell) -> str:
+    classes = _kind(table, column) + (" best" if cell.best else "")
+    value = cell.text if cell.sort_value is None else cell.sort_value
+    return f'<td class="{classes}" data-value="{_e(value)}">{_content(table, cell)}</td>'
+
+
+def _content(table: Table, cell: Cell) -> str:
+    """A cell's text with its failures (red, the reasons on hover), ⚠ marks and † mark."""
+    text = _e(cell.text)
+    if cell.only_failed:
+        text = f'<span class="failed" title="{_e("; ".join(cell.errors))}">{text}</span>'
+    elif cell.failed:
+        text += f' <span class="failed" title="{_e("; ".join(cell.errors))}">!</span>'
+    if cell.marks:
+        marks = ",".join(str(m) for m in cell.marks)
+        text += f' <span class="warn" title="{_e(" | ".join(table.cell_warnings(cell)))}">⚠{marks}</span>'
+    return text + (UNRELIABLE if cell.unreliable else "")
+
+
+def _figures(plots: list[Plot], images: dict[str, bytes]) -> list[str]:
+    """The plots, their SVGs embedded as data URIs."""
+    if not plots:
+        return []
+    figures = [f'<figure><img alt="{_e(plot.caption)}" src="data:image/svg+xml;base64,'
+               f'{base64.b64encode(images[plot.stem]).decode()}"><figcaption>{_e(plot.caption)}</figcaption></figure>'
+               for plot in plots]
+    return ['<div class="plots">', *figures, "</div>"]
+
+
+def page(tables: list[Table], plots: dict[str, list[Plot]], images: dict[str, bytes], digest: str,
          title: str = "serbench leaderboard", provenance: str = "") -> str:
-    """The whole page. ``images`` maps a plot stem to its SVG bytes; ``digest`` is the data digest."""
-    body = "\n".join(board_html(b, plots.get(b.slug, []), images) for b in boards)
+    """The whole page. ``plots`` maps a table's slug to its plots, ``images`` a plot stem to its SVG bytes;
+    ``digest`` is the data digest."""
+    body = "\n".join(table_html(t, plots.get(t.slug, []), images) for t in tables)
     return (
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

@@ -36,6 +36,7 @@ from serbench.leaderboard.aggregate import (
     normalization_of,
     variant_labeller,
 )
+from serbench.leaderboard.table import Table
 from serbench.leaderboard.text import FRACTION, NO_VALUE, PERCENT, mean_text
 
 REN_ALPHA = 0.001
@@ -77,22 +78,6 @@ def eps_note(records: Iterable[dict[str, Any]]) -> str | None:
                                                                               else ""))
     return ("eps is in the units of the models' feature normalisation: " + "; ".join(parts)
             + " (the paper states no feature scale; docs/methodology.md)")
-
-
-@dataclass
-class PaperTable:
-    """A table in a paper's layout: header, rows of texts, notes under it."""
-
-    slug: str
-    title: str
-    header: list[str]
-    rows: list[list[str]]
-    notes: list[str] = field(default_factory=list)
-    label_columns: int = 2  # leading columns that name the row (left-aligned)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"slug": self.slug, "title": self.title, "header": self.header, "rows": self.rows, "notes": self.notes,
-                "label_columns": self.label_columns}
 
 
 @dataclass
@@ -177,7 +162,7 @@ def _training_eps(rec: dict[str, Any]) -> float:
     return float((rec["train"]["defense"].get("params") or {}).get("eps", 0.0))
 
 
-def ren2020(records: list[dict[str, Any]], metric: str = "uar") -> list[PaperTable]:
+def ren2020(records: list[dict[str, Any]], metric: str = "uar") -> list[Table]:
     evals = [r for r in records if r.get("kind") == "eval"]
     model_of, tables = variant_labeller(evals, "model"), []
     for corpus in sorted({_corpus(r) for r in evals}):
@@ -190,7 +175,32 @@ def ren2020(records: list[dict[str, Any]], metric: str = "uar") -> list[PaperTab
 
 
 def _ren_table(corpus: str, domain: str | None, recs: list[dict[str, Any]], model_of: Callable,
-               metric: str, name_domain: bool) -> PaperTable:
+               metric: str, name_domain: bool) -> Table:
+    cells = _index(recs, _ren_coords(domain, model_of))
+    models = sorted({k[0] for k in cells})
+    strategies = sorted({(k[1], k[2]) for k in cells},
+                        key=lambda s: (_STRATEGY_ORDER.get(s[0], 3), s[0], s[1]))
+    partitions = [p for p in ("valid", "test") if any(k[5] == p for k in cells)]
+    columns = [(m, kind, p) for m in models for kind in ("real", "fake") for p in partitions]
+    header = ["training", "eps"] + [f"{m} {kind} {_REN_PARTITION[p]}" for m, kind, p in columns]
+    rows, outcomes = [], set()
+    for strategy, eps in strategies:
+        results = [_ren_cell(cells, strategy, eps, column, metric) for column in columns]
+        rows.append([_STRATEGY.get(strategy, strategy), f"{eps:.2f}".removeprefix("0")]  # the paper's ".02"
+                    + [text for text, _ in results])
+        outcomes.update(test for _, test in results)
+    title = f"Ren et al. 2020, Table 2 layout — {metric.upper()} — {corpus}" + (f" — {domain}" if name_domain
+                                                                                  else "")
+    return Table.of_texts(_slug("ren2020", corpus, domain if name_domain else ""), title, header, rows,
+                          _ren_notes(domain, recs, "untested" in outcomes, "better" in outcomes))
+
+
+_REN_PARTITION = {"valid": "dev", "test": "test"}
+
+
+def _ren_coords(domain: str | None, model_of: Callable) -> Callable[[dict[str, Any]], tuple | None]:
+    """A record's place in a Ren et al. table of ``domain``'s FGSM: (model, strategy, its eps, real | fake,
+    attack eps, partition); None for a record the table does not show."""
     def coords(rec: dict[str, Any]) -> tuple | None:
         cond = rec["condition"]
         if isinstance(condition_of(rec), Clean):
@@ -201,33 +211,28 @@ def _ren_table(corpus: str, domain: str | None, recs: list[dict[str, Any]], mode
             return None
         return model_of(rec), rec["train"]["defense"]["name"], round(_training_eps(rec), 9), kind, eps, rec["partition"]
 
-    cells = _index(recs, coords)
-    models = sorted({k[0] for k in cells})
-    strategies = sorted({(k[1], k[2]) for k in cells},
-                        key=lambda s: (_STRATEGY_ORDER.get(s[0], 3), s[0], s[1]))
-    partitions = [p for p in ("valid", "test") if any(k[5] == p for k in cells)]
-    name = {"valid": "dev", "test": "test"}
-    header = ["training", "eps"] + [f"{m} {kind} {name[p]}" for m in models for kind in ("real", "fake")
-                                    for p in partitions]
-    rows, marked, untested = [], False, False
-    for strategy, eps in strategies:
-        row = [_STRATEGY.get(strategy, strategy), f"{eps:.2f}".removeprefix("0")]  # the paper's ".02"
-        for model in models:
-            for kind in ("real", "fake"):
-                for part in partitions:
-                    at = None if kind == "real" else eps
-                    cell = cells.get((model, strategy, eps, kind, at, part))
-                    if kind == "fake" and strategy == "standard":
-                        cell = None  # the paper's single-training row has no fake column (its Fig. 3 does)
-                    text = _text(cell, metric, FRACTION)
-                    base = cells.get((model, "standard", 0.0, kind, at, part))
-                    if strategy != "standard":
-                        better = _better_than_single(base, cell, metric)
-                        untested |= better is None and bool(cell and cell.records and base and base.records)
-                        marked |= bool(better)
-                        text += "*" if better else ""
-                    row.append(text)
-        rows.append(row)
+    return coords
+
+
+def _ren_cell(cells: dict[tuple, _Values], strategy: str, eps: float, column: tuple[str, str, str],
+              metric: str) -> tuple[str, str]:
+    """A cell's text (``*``: better than single training) and its z-test: ``better``, ``untested`` (records
+    that do not say which utterances they scored) or ``""``."""
+    model, kind, part = column
+    at = None if kind == "real" else eps
+    # the paper's single-training row has no fake column (its Fig. 3 does)
+    cell = None if kind == "fake" and strategy == "standard" else cells.get((model, strategy, eps, kind, at, part))
+    text = _text(cell, metric, FRACTION)
+    if strategy == "standard":
+        return text, ""
+    base = cells.get((model, "standard", 0.0, kind, at, part))
+    better = _better_than_single(base, cell, metric)
+    if better:
+        return text + "*", "better"
+    return text, "untested" if better is None and cell and cell.records and base and base.records else ""
+
+
+def _ren_notes(domain: str | None, recs: list[dict[str, Any]], untested: bool, marked: bool) -> list[str]:
     notes = ["real: clean data; fake: FGSM at the row's eps" + (f" ({domain} domain)" if domain else
                                                                    " (no FGSM records)"),
              "dev: the valid partition (models fit on train); test: the test partition (models fit as the spec "
@@ -240,14 +245,12 @@ def _ren_table(corpus: str, domain: str | None, recs: list[dict[str, Any]], mode
         notes.append("*: better than single training of the same model in the same column at p < .001, "
                      "one-tailed, by Ren et al.'s z-test (unpaired, as in the paper; n: distinct test utterances); "
                      "`serbench compare` gives the paired bootstrap")
-    title = f"Ren et al. 2020, Table 2 layout — {metric.upper()} — {corpus}" + (f" — {domain}" if name_domain
-                                                                                  else "")
-    return PaperTable(_slug("ren2020", corpus, domain if name_domain else ""), title, header, rows, notes)
+    return notes
 
 
 # -- Latif et al. 2020, Tables 1-3 ---------------------------------------------------------------------
 
-def latif2020(records: list[dict[str, Any]], metric: str = "uar") -> list[PaperTable]:
+def latif2020(records: list[dict[str, Any]], metric: str = "uar") -> list[Table]:
     evals = [r for r in records if r.get("kind") == "eval" and r["partition"] == "test"]
     model_of, defense_of = variant_labeller(evals, "model"), variant_labeller(evals, "defense")
     tables = [_latif_table1(evals, model_of, metric)]
@@ -258,19 +261,20 @@ def latif2020(records: list[dict[str, Any]], metric: str = "uar") -> list[PaperT
     return tables
 
 
-def _latif_table1(evals: list[dict[str, Any]], model_of: Callable, metric: str) -> PaperTable:
+def _latif_table1(evals: list[dict[str, Any]], model_of: Callable, metric: str) -> Table:
     cells = _index(evals, lambda r: (model_of(r), _corpus(r)) if isinstance(condition_of(r), Clean)
                    and r["train"]["defense"]["name"] == "standard" else None)
     models = sorted({m for m, _ in cells})
     corpora = sorted({c for _, c in cells})
     rows = [[m] + [_text(cells.get((m, c)), metric, PERCENT) for c in corpora] for m in models]
-    return PaperTable("latif2020-table1", f"Latif et al. 2020, Table 1 layout — {metric.upper()} (%) of "
-                      "different models (no augmentation, test partition)", ["model"] + corpora, rows,
-                      list(LATIF_DEVIATIONS), label_columns=1)
+    title = (f"Latif et al. 2020, Table 1 layout — {metric.upper()} (%) of different models (no augmentation, "
+             "test partition)")
+    return Table.of_texts("latif2020-table1", title, ["model"] + corpora, rows, list(LATIF_DEVIATIONS),
+                          label_columns=1)
 
 
 def _latif_noise(corpus: str, recs: list[dict[str, Any]], model_of: Callable, defense_of: Callable,
-                 metric: str) -> PaperTable | None:
+                 metric: str) -> Table | None:
     def coords(rec: dict[str, Any]) -> tuple | None:
         cond = condition_of(rec)
         if isinstance(cond, Clean):
@@ -288,13 +292,13 @@ def _latif_noise(corpus: str, recs: list[dict[str, Any]], model_of: Callable, de
     header = ["model", "augmentation", "clean"] + [f"{s:g} dB" for s in snrs]
     rows = [[m, "none" if d == "standard" else d]
             + [_text(cells.get((m, d, s)), metric, PERCENT) for s in [None, *snrs]] for m, d in systems]
-    return PaperTable(_slug("latif2020-table2", corpus), f"Latif et al. 2020, Table 2 layout — {metric.upper()} "
-                      f"(%) in noise (mismatched: trained clean) — {corpus}", header, rows,
-                      [f"noises pooled at each SNR: {', '.join(noises)}"])
+    title = f"Latif et al. 2020, Table 2 layout — {metric.upper()} (%) in noise (mismatched: trained clean) — {corpus}"
+    return Table.of_texts(_slug("latif2020-table2", corpus), title, header, rows,
+                          [f"noises pooled at each SNR: {', '.join(noises)}"])
 
 
 def _latif_attacks(corpus: str, recs: list[dict[str, Any]], model_of: Callable, defense_of: Callable,
-                   metric: str) -> PaperTable | None:
+                   metric: str) -> Table | None:
     labels = ConditionLabels(r["condition"] for r in recs)  # attack variants (other params) are other columns
 
     def coords(rec: dict[str, Any]) -> tuple | None:
@@ -316,8 +320,8 @@ def _latif_attacks(corpus: str, recs: list[dict[str, Any]], model_of: Callable, 
     rows = [[m, "none" if d == "standard" else d]
             + [_text(cells.get((m, d, a, e)), metric, PERCENT) for a, e in columns] for m, d in systems]
     unit = eps_note(recs)
-    return PaperTable(_slug("latif2020-table3", corpus), f"Latif et al. 2020, Table 3 layout — {metric.upper()} "
-                      f"(%) under adversarial attacks — {corpus}", header, rows, [unit] if unit else [])
+    title = f"Latif et al. 2020, Table 3 layout — {metric.upper()} (%) under adversarial attacks — {corpus}"
+    return Table.of_texts(_slug("latif2020-table3", corpus), title, header, rows, [unit] if unit else [])
 
 
 def _slug(*parts: str) -> str:
@@ -325,24 +329,15 @@ def _slug(*parts: str) -> str:
     return "-".join(words)
 
 
-LAYOUTS: dict[str, Callable[[list[dict[str, Any]], str], list[PaperTable]]] = {
+LAYOUTS: dict[str, Callable[[list[dict[str, Any]], str], list[Table]]] = {
     "ren2020": ren2020, "latif2020": latif2020,
 }
 
 
-def layout_tables(name: str, records: list[dict[str, Any]], metric: str = "uar") -> list[PaperTable]:
+def layout_tables(name: str, records: list[dict[str, Any]], metric: str = "uar") -> list[Table]:
     return LAYOUTS[name](records, metric)
 
 
-def markdown(tables: list[PaperTable]) -> str:
-    out = []
-    for t in tables:
-        out += [f"### {t.title}", "", "| " + " | ".join(t.header) + " |",
-                "|" + "|".join("---" if i < t.label_columns else "---:" for i in range(len(t.header))) + "|"]
-        out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in t.rows]
-        out += [""] + [f"{n}  " for n in t.notes] + ([""] if t.notes else [])
-    return "\n".join(out).rstrip() + "\n"
-
-
-def to_json(tables: list[PaperTable], layout: str, metric: str) -> str:
+def to_json(tables: list[Table], layout: str, metric: str) -> str:
+    """The layout's tables as JSON: which layout, which metric, each table's texts."""
     return json.dumps({"layout": layout, "metric": metric, "tables": [t.as_dict() for t in tables]}, indent=1) + "\n"

@@ -31,14 +31,16 @@ from typing import Any
 from serbench.errors import SerbenchError
 from serbench.files import write_bytes_atomic
 from serbench.leaderboard.aggregate import build_boards
+from serbench.leaderboard.board_table import board_table
 from serbench.leaderboard.export import provenance, to_csv, to_json
 from serbench.leaderboard.html import page
 from serbench.leaderboard.markdown import markdown
-from serbench.leaderboard.plots import board_plots, embedded_digest
+from serbench.leaderboard.plots import Plot, board_plots, embedded_digest
 
 TEXT = ("leaderboard.md", "leaderboard.json", "leaderboard.csv")
 MANIFEST = ".serbench-leaderboard.json"
 LEGACY = ("leaderboard.md", "leaderboard.json", "leaderboard.csv", "leaderboard.html")  # before manifests
+TITLE = "serbench leaderboard"
 
 
 def _provenance_line(records: list[dict[str, Any]]) -> str:
@@ -55,27 +57,31 @@ def build(records: list[dict[str, Any]], metric: str = "uar", render: bool = Tru
     """
     boards = build_boards(records, metric=metric)
     plots = {b.slug: board_plots(b, records) for b in boards}
+    files, digests = _plot_files([p for b in boards for p in plots[b.slug]], render)
     line = _provenance_line(records)
-    files: dict[str, bytes] = {}
-    digests: dict[str, str] = {}
-    svgs: dict[str, bytes] = {}
-    for board in boards:
-        for plot in plots[board.slug]:
-            for fmt in ("png", "svg"):
-                digests[f"plots/{plot.stem}.{fmt}"] = plot.digest
-                if render:
-                    files[f"plots/{plot.stem}.{fmt}"] = data = plot.render(fmt)
-                    if fmt == "svg":
-                        svgs[plot.stem] = data
-    md_plots = {b.slug: {p.caption: f"plots/{p.stem}.png" for p in plots[b.slug]} for b in boards}
-    files["leaderboard.md"] = markdown(boards, provenance=line, plots=md_plots).encode()
+    tables = [board_table(b) for b in boards]
+    images = {b.slug: {p.caption: f"plots/{p.stem}.png" for p in plots[b.slug]} for b in boards}
+    files["leaderboard.md"] = markdown(tables, TITLE, line, images).encode()
     files["leaderboard.json"] = to_json(boards, records, metric).encode()
     files["leaderboard.csv"] = to_csv(boards).encode()
     whole = hashlib.sha256(files["leaderboard.json"] + "".join(sorted(digests.values())).encode()).hexdigest()
     digests["leaderboard.html"] = whole
     if render:
-        files["leaderboard.html"] = page(boards, plots, svgs, whole, provenance=line).encode()
+        svgs = {p.stem: files[f"plots/{p.stem}.svg"] for b in boards for p in plots[b.slug]}
+        files["leaderboard.html"] = page(tables, plots, svgs, whole, TITLE, line).encode()
     files[MANIFEST] = manifest(set(files) | set(digests))
+    return files, digests
+
+
+def _plot_files(plots: list[Plot], render: bool) -> tuple[dict[str, bytes], dict[str, str]]:
+    """Each plot's PNG and SVG (drawn only with ``render``) and their data digests, by relative path."""
+    files: dict[str, bytes] = {}
+    digests: dict[str, str] = {}
+    for plot in plots:
+        for fmt in ("png", "svg"):
+            digests[f"plots/{plot.stem}.{fmt}"] = plot.digest
+            if render:
+                files[f"plots/{plot.stem}.{fmt}"] = plot.render(fmt)
     return files, digests
 
 

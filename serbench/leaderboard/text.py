@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from serbench.leaderboard.aggregate import Cell
+from serbench.leaderboard.aggregate import Scores
 
 UNRELIABLE_MARK = "†"
 RANKING_NOTE = ("Rows ranked by robust UAR (★: the worst case over the board's attacks, white-box and transfer, at "
@@ -33,10 +33,10 @@ def mean_text(mean: float, std: float | None, failed: int = 0, style: str = PERC
     return text + (f" (+{failed} failed)" if failed else "")
 
 
-def value_text(cell: Cell | None) -> str:
+def value_text(scores: Scores | None) -> str:
     """``59.9``, ``59.9 ± 1.2``, ``59.9 (+1 failed)`` or ``failed×2``; values in percent, one decimal."""
-    if cell is None:
+    if scores is None:
         return NO_VALUE
-    if cell.mean is None:
-        return f"failed×{cell.failed}"
-    return mean_text(100 * cell.mean, 100 * cell.std if len(cell.values) > 1 else None, cell.failed)
+    if scores.mean is None:
+        return f"failed×{scores.failed}"
+    return mean_text(100 * scores.mean, 100 * scores.std if len(scores.values) > 1 else None, scores.failed)

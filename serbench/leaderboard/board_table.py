@@ -1,0 +1,40 @@
+"""A board as a table: rows in rank order, the robust column starred, best values, numbered warnings, † marks.
+
+Every presentation fact of a board is decided here once, so the Markdown,
+terminal and HTML leaderboards cannot disagree on them.
+"""
+
+from __future__ import annotations
+
+from serbench.leaderboard.aggregate import Board, Scores
+from serbench.leaderboard.table import Cell, Table
+from serbench.leaderboard.text import NO_VALUE, RANKING_NOTE, value_text
+
+
+def board_table(board: Board) -> Table:
+    """The board's table: ``#``, model, defense, then a column per board column (★: the robust one)."""
+    warnings = board.warnings()
+    best = {col.title: board.best(col.title) for col in board.columns}
+    unreliable = board.unreliable
+    cells = [[Cell(str(rank)), Cell(row[0], unreliable=row in unreliable), Cell(row[1])]
+             + [_value_cell(board.rows[row].get(col.title), row in best[col.title], warnings)
+                for col in board.columns]
+             for rank, row in enumerate(board.ranked_rows(), 1)]
+    header = ["#", "model", "defense"] + [col.title + (" ★" if col.title == board.robust_column else "")
+                                          for col in board.columns]
+    metric = board.metric.upper()
+    return Table(board.slug, f"{metric} % — {board.title}", header, cells, ranked=True,
+                 caption=RANKING_NOTE if board.robust_column or unreliable else None,
+                 warnings=warnings, failures=board.errors(),
+                 terminal_title=f"{metric.replace('MACRO_F1', 'macro-F1')} % — {board.title}",
+                 escape_everywhere=True)
+
+
+def _value_cell(scores: Scores | None, best: bool, warnings: list[str]) -> Cell:
+    """A row's scores in one column; ``warnings``: the board's, whose positions number the marks."""
+    if scores is None:
+        return Cell(NO_VALUE, sort_value="")
+    mean = scores.mean
+    return Cell(value_text(scores), sort_value="" if mean is None else f"{mean:.6f}", best=best,
+                marks=tuple(warnings.index(w) + 1 for w in scores.warnings), failed=scores.failed,
+                errors=tuple(scores.errors), only_failed=mean is None)
