@@ -23,6 +23,7 @@ SPEC = {
     "frontend": {"seconds": 1.0},
     "training": {"iterations": 20, "eval_every": 10, "batch_size": 16},
     "models": ["cnn4.tiny"],
+    "defenses": ["standard", "noise-aug"],
     "corruptions": [{"name": "additive", "severity": [1, 5]}, {"name": "additive", "params": {"noise": "pink"}}],
 }
 
@@ -104,7 +105,8 @@ def run(tmp_path_factory):
 def test_every_severity_is_an_eval_cell_with_its_own_key(run):
     spec, store = run
     evals = [r for r in store.records() if r["kind"] == "eval"]
-    corrupted = [r for r in evals if r["condition"]["type"] == "corruption"]
+    corrupted = [r for r in evals if r["condition"]["type"] == "corruption"
+                 and r["train"]["defense"]["name"] == "standard"]
     assert sorted((r["condition"]["corruption"]["params"]["noise"], r["condition"]["severity"]) for r in corrupted) \
         == [("pink", s) for s in range(1, 6)] + [("white", 1), ("white", 5)]
     assert len({r["key"] for r in corrupted}) == 7
@@ -130,13 +132,66 @@ def test_excluding_by_corruption_and_severity(run):
     assert sorted(c.condition.severity for c in kept) == [1, 1]
 
 
-def test_the_board_shows_one_column_per_corruption_and_severity(run):
+def test_corruptions_get_their_own_board_with_means_and_corruption_errors(run):
     _, store = run
-    (board,) = build_boards(list(store.records()))
-    titles = [c.title for c in board.columns if c.kind == "corruption"]
-    assert titles == [f"additive(noise=pink) s{s}" for s in range(1, 6)] + ["additive(noise=white) s1",
-                                                                             "additive(noise=white) s5"]
-    assert np.isfinite([board.rows[next(iter(board.rows))][t].mean for t in titles]).all()
+    (board,) = build_boards(list(store.records()))  # clean joins it; no clean-only board beside it
+    assert board.threat == "corruptions" and board.title.endswith("corruptions (SER-C)")
+    per_severity = [c.title for c in board.columns if c.kind == "corruption"]
+    assert per_severity == [f"additive(noise=pink) s{s}" for s in range(1, 6)] + ["additive(noise=white) s1",
+                                                                                   "additive(noise=white) s5"]
+    assert [c.title for c in board.shown_columns] == ["clean", "additive(noise=pink)", "additive(noise=white)",
+                                                      "mean corruption", "mCE", "rel. mCE"]
+    assert board.robust_column == "mean corruption"
+    standard, augmented = board.rows[("cnn4.tiny", "standard")], board.rows[("cnn4.tiny", "noise-aug")]
+    assert standard["mCE"].mean == pytest.approx(1.0) and standard["rel. mCE"].mean == pytest.approx(1.0)
+
+    def uar(cells, name, s):
+        return cells[f"additive(noise={name}) s{s}"].mean
+
+    ladders = {"pink": range(1, 6), "white": (1, 5)}
+    ce = [sum(1 - uar(augmented, n, s) for s in ladder) / sum(1 - uar(standard, n, s) for s in ladder)
+          for n, ladder in ladders.items()]
+    rel = [sum(augmented["clean"].mean - uar(augmented, n, s) for s in ladder)
+           / sum(standard["clean"].mean - uar(standard, n, s) for s in ladder) for n, ladder in ladders.items()]
+    assert augmented["mCE"].mean == pytest.approx(np.mean(ce))
+    assert augmented["rel. mCE"].mean == pytest.approx(np.mean(rel))
+    means = [np.mean([uar(augmented, n, s) for s in ladder]) for n, ladder in ladders.items()]
+    assert augmented["mean corruption"].mean == pytest.approx(np.mean(means))
+    ranked = board.ranked_rows()
+    assert augmented["mean corruption"].mean != standard["mean corruption"].mean
+    assert ranked[0] == max(ranked, key=lambda r: board.rows[r]["mean corruption"].mean)
+    best_ce = board.best("mCE")
+    assert best_ce == {min(board.rows, key=lambda r: board.rows[r]["mCE"].mean)}  # lower is better
+
+
+def test_a_named_reference_row_replaces_each_models_standard_row(run):
+    _, store = run
+    (board,) = build_boards(list(store.records()), ce_reference=("cnn4.tiny", "noise-aug"))
+    assert board.rows[("cnn4.tiny", "noise-aug")]["mCE"].mean == pytest.approx(1.0)
+
+
+def test_the_board_has_a_severity_heat_map_and_the_cli_checks_the_reference(run, tmp_path):
+    from serbench.leaderboard.plots import board_plots
+
+    _, store = run
+    records = list(store.records())
+    (board,) = build_boards(records)
+    (heat,) = [p for p in board_plots(board, records) if p.kind == "heatmap"]
+    assert heat.data["corruptions"] == ["additive(noise=pink)", "additive(noise=white)"]
+    assert heat.data["rows"]["cnn4.tiny + standard"][1] == [
+        board.rows[("cnn4.tiny", "standard")][f"additive(noise=white) s{s}"].mean if s in (1, 5) else None
+        for s in range(1, 6)]
+    assert heat.render("png")[:4] == b"\x89PNG"
+    import subprocess
+    import sys
+
+    bad = subprocess.run([sys.executable, "-m", "serbench", "leaderboard", "--results", str(store.root),
+                          "--ce-reference", "cnn4.tiny+mixup"], capture_output=True, text=True)
+    assert bad.returncode == 1 and "no such row on a corruption board" in bad.stderr
+    assert "cnn4.tiny+noise-aug" in bad.stderr
+    good = subprocess.run([sys.executable, "-m", "serbench", "leaderboard", "--results", str(store.root),
+                           "--ce-reference", "cnn4.tiny+noise-aug", "-f", "markdown"], capture_output=True, text=True)
+    assert good.returncode == 0 and "| mCE |" in good.stdout
 
 
 class _Unseeded(Corruption):

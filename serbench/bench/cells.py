@@ -14,15 +14,17 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from serbench.bench.axes import dataset_identity
 from serbench.bench.conditions import Condition, Transfer
 from serbench.canonical import canonical_json
-from serbench.engine.schedules import Schedule
 from serbench.errors import SerbenchError
-from serbench.features import FrontendConfig
-from serbench.registry import Resolved
+
+if TYPE_CHECKING:  # annotations only: reading records (the leaderboard) must not import torch
+    from serbench.engine.schedules import Schedule
+    from serbench.features import FrontendConfig
+    from serbench.registry import Resolved
 
 SCHEMA_VERSION = 2  # 2: records carry a digest; keys carry data fingerprints, resolved protocols, package versions
 

@@ -25,19 +25,21 @@ Role = str  # what a component is in a condition: "noise", "attack", "source-mod
 @dataclass(frozen=True)
 class Column:
     """Where a condition's results go on a board: title, kind (clean | attack | transfer | worst_case | noise |
-    corruption) and coordinates."""
+    corruption, and the derived corruption_mean | corruption_summary) and coordinates."""
 
     title: str
     kind: str
     name: str = ""
     eps: float | None = None
     snr_db: float | None = None
-    derived: bool = False  # worst case as the minimum of attack means (no worst_case cells)
+    derived: bool = False  # computed from other columns: a worst case's minimum, a corruption summary
     severity: int | None = None
+    lower_is_better: bool = False  # a corruption error, where the best row holds the smallest value
 
     @property
     def order(self) -> tuple:
-        rank = {"clean": 0, "attack": 1, "transfer": 2, "worst_case": 3, "noise": 4, "corruption": 5}[self.kind]
+        rank = {"clean": 0, "attack": 1, "transfer": 2, "worst_case": 3, "noise": 4, "corruption": 5,
+                "corruption_mean": 6, "corruption_summary": 7}[self.kind]
         return (rank, self.name, self.eps if self.eps is not None else 0.0,
                 -(self.snr_db if self.snr_db is not None else 0.0), self.severity or 0)
 

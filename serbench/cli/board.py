@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.markup import escape
@@ -56,6 +56,9 @@ def leaderboard(
     layout: Optional[Layout] = typer.Option(None, "--layout", help="A paper's table layout instead of boards: "
                                             "ren2020 (Ren et al. Table 2) or latif2020 (Latif et al. Tables 1-3); "
                                             "terminal, markdown or json."),
+    ce_reference: str = typer.Option(None, "--ce-reference", metavar="MODEL[+DEFENSE]",
+                                     help="The row corruption errors (mCE) are relative to, e.g. cnn4.small+standard "
+                                          "(default: each model's standard-trained row). Give the same to --check."),
 ) -> None:
     """Leaderboards of every result in the store: one board per corpus, protocol, partition and threat model.
 
@@ -80,14 +83,16 @@ def leaderboard(
     if layout is not None:
         _print_layout(layout.value, records, metric, fmt, out is not None or check is not None)
         return
-    boards = build_boards(records, metric=metric)
+    reference = _reference_row(ce_reference)
+    boards = build_boards(records, metric=metric, ce_reference=reference)
     if not boards:
         raise SerbenchError(f"{results}: no evaluation records; run a spec first")
+    _check_reference(reference, boards)
 
     from serbench.leaderboard import publish
 
     if check is not None:
-        problems = publish.check(check, records, metric)
+        problems = publish.check(check, records, metric, reference)
         for p in problems:
             err_console.print(f"[red]stale[/red] {escape(p)}", highlight=False, soft_wrap=True)
         if problems:
@@ -98,13 +103,13 @@ def leaderboard(
         console.print(escape(f"{check}: up to date with {results}"), highlight=False, soft_wrap=True)
         return
     if out is not None:
-        files, _ = publish.build(records, metric)
+        files, _ = publish.build(records, metric, ce_reference=reference)
         stale = publish.write(out, files)
         console.print(escape(f"{len(files)} files -> {out}" + (f" ({len(stale)} stale removed)" if stale else "")),
                       highlight=False, soft_wrap=True)
         return
     if fmt != "terminal":
-        files, _ = publish.build(records, metric, render=fmt == "html")
+        files, _ = publish.build(records, metric, render=fmt == "html", ce_reference=reference)
         typer.echo(files[f"leaderboard.{ {'markdown': 'md'}.get(fmt, fmt) }"].decode(), nl=False)
         return
     from serbench.leaderboard.board_table import board_table
@@ -114,6 +119,29 @@ def leaderboard(
     if costs:
         console.print(escape("training time per iteration relative to standard: " + ", ".join(
             f"{m} + {d} x{c['relative_time_per_iteration']:.2f}" for (m, d), c in costs.items())))
+
+
+def _reference_row(text: str | None) -> tuple[str, str] | None:
+    """``MODEL+DEFENSE`` (``MODEL`` alone: its standard row) as a board row."""
+    if text is None:
+        return None
+    model, _, defense = text.rpartition("+") if "+" in text else (text, "", "standard")
+    if not model.strip() or not defense.strip():
+        raise SerbenchError(f"--ce-reference {text!r}: give MODEL or MODEL+DEFENSE as the boards name them, "
+                            "e.g. cnn4.small+standard")
+    return model.strip(), defense.strip()
+
+
+def _check_reference(reference: tuple[str, str] | None, boards: list[Any]) -> None:
+    """Refuse a reference row that no corruption board has: every mCE would be silently empty."""
+    from serbench.leaderboard.aggregate import CORRUPTIONS
+
+    corrupted = [b for b in boards if b.threat == CORRUPTIONS]
+    if reference is None or any(reference in b.rows for b in corrupted):
+        return
+    rows = sorted({f"{m}+{d}" for b in corrupted for m, d in b.rows})
+    raise SerbenchError(f"--ce-reference {'+'.join(reference)}: no such row on a corruption board; rows: "
+                        f"{', '.join(rows) or 'none (the results have no corruption records)'}")
 
 
 def _print_tables(tables: list[Table]) -> None:

@@ -39,12 +39,15 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Iterable
 
-from serbench.bench.conditions import Column, WorstCase, condition_from
+from serbench.bench.conditions import Clean, Column, Corrupted, Noise, WorstCase, condition_from
+from serbench.bench.records import condition_of
 from serbench.bench.identity import protocol_name, without_location
+from serbench.leaderboard.corruption_scores import MEAN_TITLE, derive_corruption_columns
 from serbench.leaderboard.redact import redact_paths
 from serbench.leaderboard.verify import check_records
 
 NO_THREAT = "none"
+CORRUPTIONS = "corruptions"  # the board of a group's corruption conditions (SER-C)
 MASKING_PREFIX = "gradient masking?"  # how every warning of serbench.attacks.masking starts
 
 
@@ -60,7 +63,7 @@ def threat_of(condition: dict[str, Any], record: dict[str, Any] | None = None) -
     (``feature/linf · natural-log``), since it decides what an eps means: boards never mix two."""
     threat = condition.get("threat")
     if not threat:
-        return NO_THREAT
+        return CORRUPTIONS if isinstance(condition_from(condition), Corrupted) else NO_THREAT
     label = f"{threat['domain']}/{threat['norm']}"
     return f"{label} · {normalization_of(record)}" if threat["domain"] == "feature" and record else label
 
@@ -172,7 +175,7 @@ class Board:
 
     @property
     def title(self) -> str:
-        threat = "clean and noise" if self.threat == NO_THREAT else self.threat
+        threat = {NO_THREAT: "clean and noise", CORRUPTIONS: "corruptions (SER-C)"}.get(self.threat, self.threat)
         unit = self.eps_unit
         return f"{self.corpus} · {self.protocol} · {self.partition} · {threat}" + (f" ({unit})" if unit else "")
 
@@ -197,8 +200,18 @@ class Board:
         return next(c for c in self.columns if c.title == title)
 
     @property
+    def shown_columns(self) -> list[Column]:
+        """The columns tables show: a corruption board shows each corruption's mean over its severities, not
+        every severity (those are in the heat map and the JSON and CSV exports)."""
+        return [c for c in self.columns if c.kind != "corruption"]
+
+    @property
     def robust_column(self) -> str | None:
-        """The worst-case column at the largest eps every row has a value for (None without attacks)."""
+        """The worst-case column at the largest eps every row has a value for (None without attacks); on a
+        corruption board, the mean corruption UAR where every row has one."""
+        if self.threat == CORRUPTIONS:
+            has = all((cells.get(MEAN_TITLE) or Scores()).mean is not None for cells in self.rows.values())
+            return MEAN_TITLE if has else None
         worst = [c for c in self.columns if c.kind == "worst_case"]
         if not worst:
             singles = [c for c in self.columns if c.kind == "attack"]
@@ -228,12 +241,13 @@ class Board:
         return sorted(self.rows, key=lambda row: (row in unreliable, -mean(row, robust), -mean(row, "clean"), row))
 
     def best(self, title: str) -> set[Row]:
-        """Rows holding the best (highest) mean of a column (none when fewer than two rows compete)."""
+        """Rows holding the best mean of a column (highest; lowest for an error column), none when fewer than
+        two rows compete."""
         means = {row: cells[title].mean for row, cells in self.rows.items()
                  if title in cells and cells[title].mean is not None}
         if len(means) < 2:
             return set()
-        top = max(means.values())
+        top = min(means.values()) if self.column(title).lower_is_better else max(means.values())
         return {row for row, m in means.items() if abs(m - top) < 1e-12}
 
     def warnings(self) -> list[str]:
@@ -254,8 +268,10 @@ class Board:
         return list(seen)
 
 
-def build_boards(records: Iterable[dict[str, Any]], metric: str = "uar") -> list[Board]:
-    """Boards from eval records; see the module docstring for columns and ranking.
+def build_boards(records: Iterable[dict[str, Any]], metric: str = "uar", ce_reference: Row | None = None
+                 ) -> list[Board]:
+    """Boards from eval records; see the module docstring for columns and ranking. ``ce_reference``: the
+    (model, defense) row that corruption errors are relative to (default: each model's ``standard`` row).
 
     Raises RecordError for a record whose metrics do not follow from its predictions (:mod:`.verify`).
     Error and warning texts are kept with every absolute path cut to ``<path>/basename`` (see
@@ -265,28 +281,39 @@ def build_boards(records: Iterable[dict[str, Any]], metric: str = "uar") -> list
     members = _board_members(evals)
     model_of, defense_of = variant_labeller(evals, "model"), variant_labeller(evals, "defense")
     corpus_labels = _corpus_labels({key[:5] for key in members})
-    return [_board(key, recs, corpus_labels[key[:5]], lambda r: (model_of(r), defense_of(r)), metric)
+    return [_board(key, recs, corpus_labels[key[:5]], lambda r: (model_of(r), defense_of(r)), metric, ce_reference)
             for key, recs in sorted(members.items())]
 
 
 def _board_members(evals: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
     """Eval records by board: (corpus, params, fingerprint, protocol, partition, threat) as :func:`_group`
-    gives, plus the threat model. Clean and noise records join every threat model's board of their group."""
+    gives, plus the threat model. Clean and noise records join every threat model's board of their group (a
+    board of their own without attacks); clean records join its corruption board too, as the corruptions'
+    point of reference, and need no board of their own beside it."""
     threats: dict[tuple[str, ...], set[str]] = {}
+    noisy: set[tuple[str, ...]] = set()
     for rec in evals:
         threats.setdefault(_group(rec), set()).add(threat_of(rec["condition"], rec))
+        if isinstance(condition_of(rec), Noise):
+            noisy.add(_group(rec))
     members: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for rec in evals:
         base = _group(rec)
         threat = threat_of(rec["condition"], rec)
-        attacked = sorted(threats[base] - {NO_THREAT})
-        for target in [threat] if threat != NO_THREAT else (attacked or [NO_THREAT]):
+        targets = [threat]
+        if threat == NO_THREAT:
+            corrupted = CORRUPTIONS in threats[base]
+            own = [NO_THREAT] if base in noisy or not corrupted or not isinstance(condition_of(rec), Clean) else []
+            targets = sorted(threats[base] - {NO_THREAT, CORRUPTIONS}) or own
+            if corrupted and isinstance(condition_of(rec), Clean):
+                targets.append(CORRUPTIONS)
+        for target in targets:
             members.setdefault((*base, target), []).append(rec)
     return members
 
 
 def _board(key: tuple[str, ...], recs: list[dict[str, Any]], corpus: str,
-           row_of: Callable[[dict[str, Any]], Row], metric: str) -> Board:
+           row_of: Callable[[dict[str, Any]], Row], metric: str, ce_reference: Row | None = None) -> Board:
     """The board of one :func:`_board_members` key, its corpus labelled ``corpus``."""
     labels = ConditionLabels(r["condition"] for r in recs)
     columns: dict[str, Column] = {}
@@ -299,6 +326,7 @@ def _board(key: tuple[str, ...], recs: list[dict[str, Any]], corpus: str,
         entries.append((row, rec))
         _add_record(rows.setdefault(row, {}).setdefault(col.title, Scores()), rec, metric)
     _derive_worst_case(columns, rows)
+    derive_corruption_columns(columns, rows, ce_reference)
     *_, protocol, partition, threat = key
     return Board(corpus, protocol, partition, threat, sorted(columns.values(), key=lambda c: c.order), rows,
                  metric, entries)

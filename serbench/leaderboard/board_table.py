@@ -6,25 +6,27 @@ terminal and HTML leaderboards cannot disagree on them.
 
 from __future__ import annotations
 
-from serbench.leaderboard.aggregate import Board, Scores
+from serbench.leaderboard.aggregate import CORRUPTIONS, Board, Scores
 from serbench.leaderboard.table import Cell, Table
-from serbench.leaderboard.text import NO_VALUE, RANKING_NOTE, value_text
+from serbench.leaderboard.text import CORRUPTION_NOTE, NO_VALUE, RANKING_NOTE, value_text
 
 
 def board_table(board: Board) -> Table:
     """The board's table: ``#``, model, defense, then a column per board column (★: the robust one)."""
     warnings = board.warnings()
-    best = {col.title: board.best(col.title) for col in board.columns}
+    columns = board.shown_columns
+    best = {col.title: board.best(col.title) for col in columns}
     unreliable = board.unreliable
     cells = [[Cell(str(rank)), Cell(row[0], unreliable=row in unreliable), Cell(row[1])]
              + [_value_cell(board.rows[row].get(col.title), row in best[col.title], warnings)
-                for col in board.columns]
+                for col in columns]
              for rank, row in enumerate(board.ranked_rows(), 1)]
     header = ["#", "model", "defense"] + [col.title + (" ★" if col.title == board.robust_column else "")
-                                          for col in board.columns]
+                                          for col in columns]
     metric = board.metric.upper()
+    note = CORRUPTION_NOTE if board.threat == CORRUPTIONS else RANKING_NOTE
     return Table(board.slug, f"{metric} % — {board.title}", header, cells, ranked=True,
-                 caption=RANKING_NOTE if board.robust_column or unreliable else None,
+                 caption=note if board.robust_column or unreliable else None,
                  warnings=warnings, failures=board.errors(),
                  terminal_title=f"{metric.replace('MACRO_F1', 'macro-F1')} % — {board.title}",
                  escape_everywhere=True)

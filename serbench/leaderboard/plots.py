@@ -32,7 +32,7 @@ class Plot:
 
     stem: str
     caption: str
-    kind: str  # eps | snr | confusion
+    kind: str  # eps | snr | confusion | heatmap
     data: dict[str, Any]
 
     @property
@@ -90,11 +90,33 @@ def board_plots(board: Board, records: Iterable[dict[str, Any]]) -> list[Plot]:
             plots.append(Plot(f"{board.slug}-snr", f"{board.metric.upper()} vs SNR ({board.title})", "snr",
                               {"title": board.title, "metric": board.metric, "series": series,
                                "clean": {k: v.mean for k, v in clean.items() if v and v.mean is not None}}))
+    heat = _corruption_grid(board, rows)
+    if heat:
+        plots.append(Plot(f"{board.slug}-severity", f"{board.metric.upper()} by corruption and severity "
+                          f"({board.title})", "heatmap", heat))
     matrices = _clean_confusions(board, records)
     if matrices:
         plots.append(Plot(f"{board.slug}-confusion", f"Clean confusion matrices ({board.title})", "confusion",
                           {"title": board.title, "matrices": matrices}))
     return plots
+
+
+def _corruption_grid(board: Board, rows: list[tuple[str, str]]) -> dict[str, Any] | None:
+    """Per row, the mean of every corruption x severity cell (None where it has none): the SER-C heat map."""
+    per_severity = [c for c in board.columns if c.kind == "corruption"]
+    if not per_severity:
+        return None
+    names = sorted({c.name for c in per_severity})
+    severities = sorted({int(c.severity) for c in per_severity})
+    title = {(c.name, int(c.severity)): c.title for c in per_severity}
+    grid = {}
+    for row in rows:
+        cells = board.rows[row]
+        grid[f"{row[0]} + {row[1]}"] = [
+            [cells[title[(n, s)]].mean if (n, s) in title and title[(n, s)] in cells else None for s in severities]
+            for n in names]
+    return {"title": board.title, "metric": board.metric, "corruptions": names, "severities": severities,
+            "rows": grid}
 
 
 def _clean_confusions(board: Board, records: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -157,7 +179,27 @@ def _draw_confusion(plt, data):
     return fig
 
 
-_DRAW = {"eps": _draw_eps, "snr": _draw_snr, "confusion": _draw_confusion}
+def _draw_heatmap(plt, data):
+    grids = data["rows"]
+    names, severities = data["corruptions"], data["severities"]
+    fig, axes = plt.subplots(1, len(grids), figsize=(0.55 * len(severities) * len(grids) + 2.2 * len(grids),
+                                                     0.32 * len(names) + 1.4), squeeze=False)
+    for ax, (label, grid) in zip(axes[0], grids.items()):
+        values = np.array([[np.nan if v is None else 100 * v for v in row] for row in grid], dtype=float)
+        ax.imshow(values, vmin=0, vmax=100, cmap="RdYlGn", aspect="auto")
+        ax.set_xticks(range(len(severities)), [str(s) for s in severities], fontsize=7)
+        ax.set_yticks(range(len(names)), names, fontsize=7)
+        for i in range(len(names)):
+            for j in range(len(severities)):
+                if not np.isnan(values[i, j]):
+                    ax.text(j, i, f"{values[i, j]:.0f}", ha="center", va="center", fontsize=6)
+        ax.set_xlabel("severity")
+        ax.set_title(label, fontsize=8)
+    fig.suptitle(f"{data['metric'].upper()} % — {data['title']}", fontsize=9)
+    return fig
+
+
+_DRAW = {"eps": _draw_eps, "snr": _draw_snr, "confusion": _draw_confusion, "heatmap": _draw_heatmap}
 
 
 def embedded_digest(content: bytes, suffix: str) -> str | None:

@@ -49,13 +49,14 @@ def _provenance_line(records: list[dict[str, Any]]) -> str:
             f"(specs: {', '.join(p['specs'])}). Regenerate: serbench leaderboard --results RESULTS --out DIR.")
 
 
-def build(records: list[dict[str, Any]], metric: str = "uar", render: bool = True
-          ) -> tuple[dict[str, bytes], dict[str, str]]:
+def build(records: list[dict[str, Any]], metric: str = "uar", render: bool = True,
+          ce_reference: tuple[str, str] | None = None) -> tuple[dict[str, bytes], dict[str, str]]:
     """(files by relative path, data digests by relative path of every image and the HTML).
 
     With ``render=False`` images and the HTML are not drawn (``files`` holds the text files only).
+    ``ce_reference``: the row corruption errors are relative to (:func:`build_boards`).
     """
-    boards = build_boards(records, metric=metric)
+    boards = build_boards(records, metric=metric, ce_reference=ce_reference)
     plots = {b.slug: board_plots(b, records) for b in boards}
     files, digests = _plot_files([p for b in boards for p in plots[b.slug]], render)
     line = _provenance_line(records)
@@ -167,12 +168,13 @@ def write(folder: Path, files: dict[str, bytes]) -> list[str]:
     return stale
 
 
-def check(folder: Path, records: list[dict[str, Any]], metric: str = "uar") -> list[str]:
+def check(folder: Path, records: list[dict[str, Any]], metric: str = "uar",
+          ce_reference: tuple[str, str] | None = None) -> list[str]:
     """Problems (one line each) where ``folder`` differs from what ``records`` give; empty when in sync.
 
     Stale: files that ``write`` would remove (its manifest lists them, they are no longer produced).
     """
-    files, digests = build(records, metric, render=False)
+    files, digests = build(records, metric, render=False, ce_reference=ce_reference)
     expected = set(files) | set(digests)
     problems = []
     try:

@@ -11,6 +11,12 @@ RANKING_NOTE = ("Rows ranked by robust UAR (★: the worst case over the board's
                 "in RobustBench; bold: best in its column; ± is the std over folds and seeds; (min): minimum of the "
                 "attacks' means, an upper bound on the per-utterance worst case.")
 
+CORRUPTION_NOTE = ("Rows ranked by mean corruption UAR (★: the mean over corruptions of each corruption's mean over "
+                   "its severities), ties by clean UAR; a corruption's column is its mean over severities 1-5 (every "
+                   "severity: the heat map and the JSON export); mCE: error under corruption relative to the "
+                   "reference row, relative mCE: the drop from clean relative to the reference's, both lower is "
+                   "better, 100 = the reference (by default the same model with standard training); bold: best in "
+                   "its column.")
 
 NO_VALUE = "—"
 PERCENT, FRACTION = "percent", "fraction"  # how a table writes its values: boards and Latif et al.; Ren et al.
