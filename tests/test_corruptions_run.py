@@ -223,3 +223,25 @@ def test_validate_passes_the_additive_family_and_catches_broken_corruptions():
                                                              "batch equals each utterance alone"]
     backwards = validate("corruptions", "testing.mildest-last")
     assert [m for c, ok, m in backwards.rows() if not ok][0].startswith("distortion falls at severity 2")
+
+
+def test_the_html_links_a_listening_page_only_where_the_site_has_one(run, tmp_path):
+    import subprocess
+    import sys
+
+    _, store = run
+
+    def board(*args):
+        return subprocess.run([sys.executable, "-m", "serbench", "leaderboard", "--results", str(store.root), *args],
+                              capture_output=True, text=True)
+
+    site = tmp_path / "site"
+    assert board("--out", str(site)).returncode == 0
+    assert 'href="listen/index.html"' not in (site / "leaderboard.html").read_text()
+    (site / "listen").mkdir()
+    (site / "listen" / "index.html").write_text("<html></html>")
+    assert board("--check", str(site)).returncode == 1  # the page exists now: the HTML must link it
+    assert board("--out", str(site)).returncode == 0
+    assert 'href="listen/index.html"' in (site / "leaderboard.html").read_text()
+    assert board("--check", str(site)).returncode == 0
+    assert (site / "listen" / "index.html").is_file()  # --out leaves the listening page alone

@@ -198,3 +198,36 @@ def _dry_run(spec: Any, store: Any, as_json: bool) -> None:
                   f"done, {totals['failed']} failed, {totals['missing']} missing", highlight=False)
     for w in warnings:
         err_console.print(f"[yellow]warning[/yellow] {escape(f'{spec.path}: {w}')}", highlight=False)
+
+
+@app.command()
+def listen(
+    spec_path: Path = typer.Argument(..., metavar="SPEC", help="A spec with a corruptions section."),
+    out: Path = typer.Option(..., "--out", help="Folder for the WAV files and index.html (e.g. leaderboard/listen)."),
+    utterances: int = typer.Option(2, "--utterances", min=1, max=10, help="Utterances to play (of different labels)."),
+    seconds: float = typer.Option(3.0, "--seconds", min=0.5, max=30.0, help="Keep at most this much of each."),
+) -> None:
+    """Write a listening page: the spec's first corpus under every corruption and severity it evaluates.
+
+    Example: serbench listen benchmarks/corruptions.yaml --out leaderboard/listen
+    """
+    from serbench.bench.runner import LocalRunner
+    from serbench.bench.spec import load_spec
+    from serbench.bench.store import Store
+    from serbench.corruptions import listening
+    from serbench.leaderboard.aggregate import params_key, variant_label
+
+    spec = load_spec(spec_path)
+    if not spec.corruptions:
+        raise SerbenchError(f"{spec_path}: no corruptions section; nothing to listen to")
+    check_output_dir(out, "--out")
+    siblings: dict[str, set[str]] = {}
+    for axis in spec.corruptions:
+        siblings.setdefault(axis.resolved.requested, set()).add(params_key(axis.resolved.identity()))
+    listed = [listening.Listed(variant_label(a.resolved.requested, params_key(a.resolved.identity()),
+                                             siblings[a.resolved.requested]),
+                               a.resolved.requested, a.resolved.create(), a.severity) for a in spec.corruptions]
+    corpus = LocalRunner(spec, Store(out / ".unused"), device="cpu").corpus(0)
+    files = listening.examples(corpus, listed, count=utterances, seconds=seconds)
+    listening.write(out, files)
+    console.print(escape(f"{len(files)} files -> {out}/index.html"), highlight=False, soft_wrap=True)

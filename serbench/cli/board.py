@@ -103,7 +103,8 @@ def leaderboard(
         console.print(escape(f"{check}: up to date with {results}"), highlight=False, soft_wrap=True)
         return
     if out is not None:
-        files, _ = publish.build(records, metric, ce_reference=reference)
+        files, _ = publish.build(records, metric, ce_reference=reference,
+                                 listen=(out / publish.LISTEN_PAGE).is_file())
         stale = publish.write(out, files)
         console.print(escape(f"{len(files)} files -> {out}" + (f" ({len(stale)} stale removed)" if stale else "")),
                       highlight=False, soft_wrap=True)

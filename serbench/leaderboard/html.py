@@ -127,15 +127,16 @@ def _figures(plots: list[Plot], images: dict[str, bytes]) -> list[str]:
 
 
 def page(tables: list[Table], plots: dict[str, list[Plot]], images: dict[str, bytes], digest: str,
-         title: str = "serbench leaderboard", provenance: str = "") -> str:
+         title: str = "serbench leaderboard", provenance: str = "", links: dict[str, str] | None = None) -> str:
     """The whole page. ``plots`` maps a table's slug to its plots, ``images`` a plot stem to its SVG bytes;
-    ``digest`` is the data digest."""
+    ``digest`` is the data digest; ``links`` (text -> relative URL) go under the title."""
+    nav = "".join(f' <a href="{_e(url)}">{_e(text)}</a>' for text, url in (links or {}).items())
     body = "\n".join(table_html(t, plots.get(t.slug, []), images) for t in tables)
     return (
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<meta name=\"{DIGEST_KEY}\" content=\"{DIGEST_KEY}: {digest}\">"
         f"<title>{_e(title)}</title><style>{CSS}</style></head>\n<body>\n"
-        f"<header><h1>{_e(title)}</h1><p class=\"note\">{_e(provenance)}</p></header>\n"
+        f"<header><h1>{_e(title)}</h1><p class=\"note\">{_e(provenance)}{nav}</p></header>\n"
         f"{body}\n<script>{SCRIPT}</script>\n</body></html>\n"
     )

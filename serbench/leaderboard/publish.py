@@ -41,6 +41,7 @@ TEXT = ("leaderboard.md", "leaderboard.json", "leaderboard.csv")
 MANIFEST = ".serbench-leaderboard.json"
 LEGACY = ("leaderboard.md", "leaderboard.json", "leaderboard.csv", "leaderboard.html")  # before manifests
 TITLE = "serbench leaderboard"
+LISTEN_PAGE = "listen/index.html"  # written by ``serbench listen``, not by this module
 
 
 def _provenance_line(records: list[dict[str, Any]]) -> str:
@@ -50,11 +51,12 @@ def _provenance_line(records: list[dict[str, Any]]) -> str:
 
 
 def build(records: list[dict[str, Any]], metric: str = "uar", render: bool = True,
-          ce_reference: tuple[str, str] | None = None) -> tuple[dict[str, bytes], dict[str, str]]:
+          ce_reference: tuple[str, str] | None = None, listen: bool = False) -> tuple[dict[str, bytes], dict[str, str]]:
     """(files by relative path, data digests by relative path of every image and the HTML).
 
     With ``render=False`` images and the HTML are not drawn (``files`` holds the text files only).
-    ``ce_reference``: the row corruption errors are relative to (:func:`build_boards`).
+    ``ce_reference``: the row corruption errors are relative to (:func:`build_boards`); ``listen``: the
+    folder has a listening page (``serbench listen``) at ``listen/index.html`` that the HTML links.
     """
     boards = build_boards(records, metric=metric, ce_reference=ce_reference)
     plots = {b.slug: board_plots(b, records) for b in boards}
@@ -66,10 +68,13 @@ def build(records: list[dict[str, Any]], metric: str = "uar", render: bool = Tru
     files["leaderboard.json"] = to_json(boards, records, metric).encode()
     files["leaderboard.csv"] = to_csv(boards).encode()
     whole = hashlib.sha256(files["leaderboard.json"] + "".join(sorted(digests.values())).encode()).hexdigest()
+    if listen:  # the page's link is part of what it shows
+        whole = hashlib.sha256(f"{whole}|{LISTEN_PAGE}".encode()).hexdigest()
     digests["leaderboard.html"] = whole
     if render:
         svgs = {p.stem: files[f"plots/{p.stem}.svg"] for b in boards for p in plots[b.slug]}
-        files["leaderboard.html"] = page(tables, plots, svgs, whole, TITLE, line).encode()
+        links = {"Listen to the corruptions": LISTEN_PAGE} if listen else None
+        files["leaderboard.html"] = page(tables, plots, svgs, whole, TITLE, line, links).encode()
     files[MANIFEST] = manifest(set(files) | set(digests))
     return files, digests
 
@@ -174,7 +179,8 @@ def check(folder: Path, records: list[dict[str, Any]], metric: str = "uar",
 
     Stale: files that ``write`` would remove (its manifest lists them, they are no longer produced).
     """
-    files, digests = build(records, metric, render=False, ce_reference=ce_reference)
+    files, digests = build(records, metric, render=False, ce_reference=ce_reference,
+                           listen=(folder / LISTEN_PAGE).is_file())
     expected = set(files) | set(digests)
     problems = []
     try:
