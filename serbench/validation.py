@@ -209,7 +209,7 @@ def speech_like(rows: int = 3, seconds: float = 1.0, sample_rate: int = 16000) -
         phase = 2 * np.pi * np.cumsum(f0) / sample_rate
         voiced = sum(np.sin(k * phase) / k for k in range(1, 12))
         envelope = 0.5 * (1 - np.cos(2 * np.pi * 4 * t)) * (0.3 + 0.1 * i)
-        n = width - i * width // 8
+        n = width - i * width // (2 * rows)  # from the full width down to just over half of it
         row = np.zeros(width)
         row[:n] = (voiced * envelope)[:n]
         rows_out.append(row)
