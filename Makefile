@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml $(PLUGIN_PYPROJECTS) Makefile
 	# (Ray included): install it without its dependencies; it needs nothing serbench does not have.
 	$(PIP) install -q --disable-pip-version-check --no-deps torchattacks==3.5.1
 	$(PIP) install -q --disable-pip-version-check --no-deps $(addprefix -e ,$(dir $(PLUGIN_PYPROJECTS)))
-	$(PIP) install -q --disable-pip-version-check adversarial-robustness-toolbox espeakng-loader audiomentations selenium
+	$(PIP) install -q --disable-pip-version-check adversarial-robustness-toolbox espeakng-loader selenium
 	touch $(STAMP)
 
 clean:

@@ -97,6 +97,7 @@ def doctor(as_json: bool = typer.Option(False, "--json")) -> None:
         report["torchaudio"] = torchaudio.__version__
     except Exception as exc:  # reported, not fatal: doctor exists to show such problems
         report["torchaudio"] = f"broken: {exc}"
+    report["codecs"] = _codecs()
     for kind in KINDS:
         ok, broken = registry(kind).check_all()
         report["components"] += [{"kind": kind, "name": i.name, "source": i.source, "version": i.version}
@@ -105,7 +106,7 @@ def doctor(as_json: bool = typer.Option(False, "--json")) -> None:
     if as_json:
         print(json.dumps(report, indent=1))
     else:
-        for key in ("serbench", "python", "torch", "torchaudio", "cuda_available", "device"):
+        for key in ("serbench", "python", "torch", "torchaudio", "cuda_available", "device", "codecs"):
             console.print(f"[bold]{key}[/bold]: {escape(str(report[key]))}")
         table = Table(title="components")
         for col in ("kind", "name", "source", "version", "status"):
@@ -121,9 +122,24 @@ def doctor(as_json: bool = typer.Option(False, "--json")) -> None:
         raise typer.Exit(1)
 
 
+def _codecs() -> str:
+    """The lossy codecs the SER-C codec corruptions can use here, through libsndfile (which has them or not)."""
+    try:
+        import soundfile
+
+        from serbench.corruptions.codec import CODECS, available_codecs
+
+        have = available_codecs()
+        missing = [c for c in CODECS if c not in have]
+        return (f"{', '.join(have) or 'none'} (libsndfile {soundfile.__libsndfile_version__}"
+                + (f"; missing: {', '.join(missing)}" if missing else "") + ")")
+    except Exception as exc:  # reported, not fatal: doctor exists to show such problems
+        return f"broken: {type(exc).__name__}: {exc}"
+
+
 @app.command()
 def validate(
-    kind: str = typer.Argument(..., help="models, attacks, noises or defenses."),
+    kind: str = typer.Argument(..., help="models, attacks, noises, defenses or corruptions."),
     name: str = typer.Argument(..., help="Component name, e.g. densenet-lstm or art.pgd."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:

@@ -65,8 +65,7 @@ class Corruption(abc.ABC):
             raise SerbenchError(f"{type(self).__name__}: returned {tuple(out.shape)} for input {tuple(waves.shape)}")
         if not bool(torch.isfinite(out).all()):
             raise SerbenchError(f"{type(self).__name__}: severity {severity} produced NaN or Inf samples")
-        active = torch.arange(waves.shape[-1], device=out.device) < lengths.to(out.device).unsqueeze(-1)
-        return (out * active).to(waves.dtype)
+        return (out * speech_mask(lengths, waves.shape[-1], out.device)).to(waves.dtype)
 
     def corrupt(self, waves: torch.Tensor, sample_rate: int, params: Mapping[str, Any],
                 rngs: Sequence[np.random.Generator], lengths: torch.Tensor) -> torch.Tensor:
@@ -109,6 +108,26 @@ def _lengths(waves: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         raise SerbenchError(f"corruption: lengths {tuple(lengths.shape)} must hold one count in 1.."
                             f"{waves.shape[-1]} per row of {tuple(waves.shape)}")
     return lengths
+
+
+def speech_mask(lengths: torch.Tensor, num_samples: int, device: torch.device | str) -> torch.Tensor:
+    """(B, ``num_samples``) booleans, True over each row's speech (its first ``lengths[i]`` samples)."""
+    return torch.arange(num_samples, device=device) < torch.as_tensor(lengths, device=device).unsqueeze(-1)
+
+
+def speech_only(waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """The batch with its padding zeroed: a batched filter then sees each row as it would alone."""
+    return waves * speech_mask(lengths, waves.shape[-1], waves.device)
+
+
+def match_rms(out: torch.Tensor, ref: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``out`` rescaled row by row to ``ref``'s RMS over the speech, for corruptions that should change
+    the sound but not the level (reverberation, colouration); a silent row stays as it is."""
+    mask = speech_mask(lengths, out.shape[-1], out.device)
+    ref_power = (ref.to(out.device) * mask).pow(2).sum(-1, keepdim=True)
+    out_power = (out * mask).pow(2).sum(-1, keepdim=True)
+    gain = torch.where(out_power > 0, (ref_power / out_power.clamp_min(1e-30)).sqrt(), torch.ones_like(out_power))
+    return out * gain
 
 
 def utterance_rngs(seed: int, name: str, severity: int, ids: Sequence[str]) -> list[np.random.Generator]:
