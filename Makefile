@@ -18,10 +18,13 @@ test: $(STAMP)
 
 setup: $(STAMP)
 
-# The committed leaderboard/: the quickstart's records and everything generated from them.
+# The committed leaderboard/: the quickstart's and the corruption suite's records, everything generated
+# from them, and the suite's listening page.
 leaderboard: quickstart
-	rm -rf leaderboard/records && mkdir -p leaderboard/records
-	cp results/quickstart/records/*.json leaderboard/records/
+	$(VENV)/bin/serbench run benchmarks/corruptions.yaml --results results/corruptions
+	rm -rf leaderboard/records leaderboard/listen && mkdir -p leaderboard/records
+	cp results/quickstart/records/*.json results/corruptions/records/*.json leaderboard/records/
+	$(VENV)/bin/serbench listen benchmarks/corruptions.yaml --out leaderboard/listen
 	$(VENV)/bin/serbench leaderboard --results leaderboard --out leaderboard
 
 $(STAMP): pyproject.toml $(PLUGIN_PYPROJECTS) Makefile

@@ -245,3 +245,14 @@ def test_the_html_links_a_listening_page_only_where_the_site_has_one(run, tmp_pa
     assert 'href="listen/index.html"' in (site / "leaderboard.html").read_text()
     assert board("--check", str(site)).returncode == 0
     assert (site / "listen" / "index.html").is_file()  # --out leaves the listening page alone
+
+
+def test_results_ls_names_the_corruption_and_severity(run):
+    import subprocess
+    import sys
+
+    _, store = run
+    done = subprocess.run([sys.executable, "-m", "serbench", "results", "ls", "--results", str(store.root)],
+                          capture_output=True, text=True, env={"COLUMNS": "250", **__import__("os").environ})
+    assert done.returncode == 0, done.stderr
+    assert "corruption additive severity 5" in done.stdout and "corruption additive severity 3" in done.stdout

@@ -30,8 +30,8 @@ class Status(StrEnum):
 
 
 COLUMNS = ("key", "spec_name", "dataset", "protocol", "fold", "model", "defense", "seed", "partition", "type",
-           "attack", "noise", "domain", "norm", "eps", "snr_db", "uar", "wa", "macro_f1", "status", "error",
-           "warnings")
+           "attack", "noise", "corruption", "severity", "domain", "norm", "eps", "snr_db", "uar", "wa", "macro_f1",
+           "status", "error", "warnings")
 
 
 def flat_row(rec: dict[str, Any]) -> dict[str, Any]:
@@ -43,6 +43,7 @@ def flat_row(rec: dict[str, Any]) -> dict[str, Any]:
         "protocol": t["dataset"].get("protocol"), "fold": t["dataset"].get("fold"), "model": t["model"]["name"],
         "defense": t["defense"]["name"], "seed": t["seed"], "partition": rec["partition"], "type": c["type"],
         "attack": c.get("attack", {}).get("name"), "noise": c.get("noise", {}).get("name"),
+        "corruption": c.get("corruption", {}).get("name"), "severity": c.get("severity"),
         "domain": threat.get("domain"), "norm": threat.get("norm"), "eps": threat.get("eps"),
         "snr_db": c.get("snr_db"), "uar": m.get("uar"), "wa": m.get("wa"), "macro_f1": m.get("macro_f1"),
         "status": rec["status"], "error": rec.get("error"), "warnings": " | ".join(rec.get("warnings", [])),
@@ -52,7 +53,8 @@ def flat_row(rec: dict[str, Any]) -> dict[str, Any]:
 def _sort_key(row: dict[str, Any]) -> tuple:
     return tuple("" if row[c] is None else str(row[c]) for c in
                  ("dataset", "protocol", "fold", "model", "defense", "seed", "partition", "type", "attack",
-                  "noise", "domain", "norm")) + (row["eps"] or 0.0, row["snr_db"] or 0.0, row["key"])
+                  "noise", "corruption", "domain", "norm")) + (row["eps"] or 0.0, row["snr_db"] or 0.0,
+                                                               row["severity"] or 0, row["key"])
 
 
 def _rows(results: Path, status: Status | None) -> list[dict[str, Any]]:
@@ -84,7 +86,8 @@ def ls(
     for col in ("key", "dataset", "fold", "model", "defense", "seed", "partition", "condition", "uar", "status"):
         table.add_column(col, justify="right" if col in ("fold", "seed", "uar") else "left")
     for r in rows:
-        cond = " ".join(str(x) for x in (r["type"], r["attack"] or r["noise"] or "", _budget(r)) if x)
+        cond = " ".join(str(x) for x in (r["type"], r["attack"] or r["noise"] or r["corruption"] or "", _budget(r))
+                        if x)
         uar = "" if r["uar"] is None else f"{100 * r['uar']:.1f}"
         state = "[green]ok[/]" if r["status"] == "ok" else f"[red]failed[/] {escape(r['error'] or '')}"
         table.add_row(*(escape(str(v)) for v in (r["key"][:12], r["dataset"], r["fold"], r["model"], r["defense"],
@@ -95,6 +98,8 @@ def ls(
 def _budget(r: dict[str, Any]) -> str:
     if r["eps"] is not None:
         return f"{r['domain']}/{r['norm']} eps={r['eps']:g}"
+    if r["severity"] is not None:
+        return f"severity {r['severity']}"
     return f"{r['snr_db']:g} dB" if r["snr_db"] is not None else ""
 
 
