@@ -251,23 +251,26 @@ def test_telephone_band_and_quantisation_ladder(utterances):
     assert in_band_snr[0] > 20 and np.all(np.diff(in_band_snr) < 0), in_band_snr
 
 
-def log_spectral_distance_db(x: np.ndarray, y: np.ndarray) -> float:
-    """RMS over 100 Hz-7 kHz of the dB difference of the long-term (Welch) spectra."""
+def colouration_db(x: np.ndarray, y: np.ndarray) -> float:
+    """Standard deviation over the third-octave bands of 100 Hz-7 kHz of the dB difference of the two
+    long-term (Welch) spectra: how unevenly ``y`` is coloured against ``x``, whatever its level."""
     f, px = welch(x, fs=SR, nperseg=1024)
     _, py = welch(y, fs=SR, nperseg=1024)
-    band = (f > 100) & (f < 7000)
-    return float(np.sqrt(np.mean((10 * np.log10(py[band] / px[band])) ** 2)))
+    edges = 100 * 2 ** (np.arange(0, 3 * np.log2(7000 / 100) + 1) / 3)
+    bands = [(f >= lo) & (f < hi) for lo, hi in zip(edges[:-1], edges[1:])]
+    return float(np.std([10 * np.log10(py[b].sum() / px[b].sum()) for b in bands]))
 
 
-def test_mic_eq_colours_more_with_severity_and_keeps_the_level(utterances):
+def test_mic_eq_colours_by_the_declared_deviation_and_keeps_the_level(utterances):
     signals = utterances[:4]
-    distance = []
-    for severity in range(1, 6):
-        outs = corrupt_each("mic-eq", signals, severity)  # the same draws, scaled by the severity's spread
-        distance.append(np.mean([log_spectral_distance_db(x, y) for x, y in zip(signals, outs)]))
+    colouration = []
+    for severity, params in enumerate(serbench.get("corruptions", "mic-eq").levels, 1):
+        outs = corrupt_each("mic-eq", signals, severity)
+        colouration.append(np.mean([colouration_db(x, y) for x, y in zip(signals, outs)]))
+        assert colouration[-1] == pytest.approx(params["response_deviation_db"], rel=0.15)
         for x, y in zip(signals, outs):
             assert np.sqrt(np.mean(y ** 2)) == pytest.approx(np.sqrt(np.mean(x ** 2)), rel=1e-4)
-    assert distance[0] > 0.5 and np.all(np.diff(distance) > 0), distance
+    assert np.all(np.diff(colouration) > 0), colouration
 
 
 # --- codec -----------------------------------------------------------------------------------------------------
@@ -393,6 +396,30 @@ def test_time_and_pitch_ladders(name, moves_pitch, moves_time):
         assert {f0 > 1 for f0, _ in changes} == {True, False} or not moves_pitch  # both directions drawn
         sizes.append(np.mean([abs(np.log(f0 if moves_pitch else d)) for f0, d in changes]))
     assert np.all(np.diff(sizes) > 0), sizes
+
+
+# --- the distortion measures serbench validate checks ----------------------------------------------------------
+
+def test_distortion_measures_read_each_family_s_quantity(utterances):
+    """Each family's ``distortion`` (what ``serbench validate`` requires not to fall with severity) reads the
+    quantity its ladder sets."""
+    x = utterances[1]
+    speech = harmonic_burst(on=(0.1, 1.4))
+    by_name = {n: serbench.get("corruptions", n) for n in ("gain", "tempo", "speed", "pitch-shift", "reverb", "mic-eq")}
+    y = corrupt_each("gain", [x], 4)[0]
+    assert by_name["gain"].distortion(x, y, SR) == pytest.approx(15.0, abs=1e-3)
+    for name, severity in (("tempo", 4), ("speed", 5)):
+        factor = by_name[name].levels[severity - 1]["factor"]
+        y = corrupt_each(name, [x], severity)[0]
+        assert by_name[name].distortion(x, y, SR) == pytest.approx(np.log(factor), abs=0.01), name
+    y = corrupt_each("pitch-shift", [speech], 3)[0]
+    assert by_name["pitch-shift"].distortion(speech, y, SR) == pytest.approx(3.0, abs=0.1)
+    assert by_name["reverb"].distortion(x, x, SR) < -40  # nothing late in the dry speech itself
+    late = [by_name["reverb"].distortion(x, corrupt_each("reverb", [x], s)[0], SR) for s in (1, 3, 5)]
+    assert np.all(np.diff(late) > 1), late
+    assert by_name["mic-eq"].distortion(x, x, SR) == pytest.approx(0.0, abs=1e-6)
+    y = corrupt_each("mic-eq", [x], 3)[0]
+    assert by_name["mic-eq"].distortion(x, y, SR) == pytest.approx(6.0, rel=0.2)
 
 
 # --- the documented table --------------------------------------------------------------------------------------

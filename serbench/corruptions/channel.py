@@ -156,39 +156,73 @@ class HighPass(_FIRCut):
 # A biquad's output is clamped to [-1, 1] by torchaudio's lfilter; the EQ runs on the speech scaled to
 # this peak (the filters are linear, so scaling back afterwards is exact) and so never clips.
 EQ_HEADROOM_PEAK = 1e-2
+EQ_BAND_HZ = (100.0, 7000.0)  # where a response's deviation is measured (capped at 0.45 x the rate)
 Band = tuple[str, float, float, float]
 
 
+def equalize(x: torch.Tensor, sample_rate: int, bands: Sequence[Band]) -> torch.Tensor:
+    """``x`` through the shelving and peaking biquads ``bands`` (torchaudio), in order."""
+    for kind, freq, gain_db, q in bands:
+        if kind == "low-shelf":
+            x = AF.bass_biquad(x, sample_rate, gain_db, freq, q)
+        elif kind == "high-shelf":
+            x = AF.treble_biquad(x, sample_rate, gain_db, freq, q)
+        else:
+            x = AF.equalizer_biquad(x, sample_rate, freq, gain_db, q)
+    return x
+
+
+def _log_grid(sample_rate: int, points: int) -> np.ndarray:
+    return np.geomspace(EQ_BAND_HZ[0], min(EQ_BAND_HZ[1], 0.45 * sample_rate), points)
+
+
+def response_deviation_db(bands: Sequence[Band], sample_rate: int) -> float:
+    """How far the EQ's magnitude response strays from flat: the standard deviation of its dB response on a
+    log-frequency grid over ``EQ_BAND_HZ`` (its mean, a level, does not count)."""
+    impulse = torch.zeros(1, 1 << 13)
+    impulse[0, 0] = EQ_HEADROOM_PEAK
+    response = np.abs(np.fft.rfft(equalize(impulse, sample_rate, bands)[0].numpy())) / EQ_HEADROOM_PEAK
+    freqs = np.fft.rfftfreq(impulse.shape[-1], 1 / sample_rate)
+    return float(np.std(np.interp(_log_grid(sample_rate, 200), freqs, 20 * np.log10(response + 1e-12))))
+
+
 def log_spectral_distance_db(clean: np.ndarray, coloured: np.ndarray, sample_rate: int) -> float:
-    """RMS over 100 Hz-7 kHz (or 0.45 x the rate) of the dB difference of the two long-term (Welch) spectra."""
+    """The standard deviation over third-octave bands (within ``EQ_BAND_HZ``, those holding speech energy)
+    of the dB difference between the two long-term spectra: the colouration, without the level."""
     nperseg = min(1024, len(clean))
     freqs, p_clean = welch(clean, fs=sample_rate, nperseg=nperseg)
     _, p_coloured = welch(coloured, fs=sample_rate, nperseg=nperseg)
-    band = (freqs > 100) & (freqs < min(7000.0, 0.45 * sample_rate)) & (p_clean > 0) & (p_coloured > 0)
-    return float(np.sqrt(np.mean((10 * np.log10(p_coloured[band] / p_clean[band])) ** 2))) if band.any() else 0.0
+    edges = _log_grid(sample_rate, 2)
+    edges = edges[0] * 2 ** (np.arange(0, 3 * np.log2(edges[1] / edges[0]) + 1) / 3)
+    inside = [(freqs >= lo) & (freqs < hi) for lo, hi in zip(edges[:-1], edges[1:])]
+    e_clean = np.array([p_clean[b].sum() for b in inside])
+    e_coloured = np.array([p_coloured[b].sum() for b in inside])
+    keep = (e_clean > 1e-4 * e_clean.max()) & (e_coloured > 0)
+    return float(np.std(10 * np.log10(e_coloured[keep] / e_clean[keep]))) if keep.sum() > 1 else 0.0
 
 
 @register(
-    "corruptions", "mic-eq", version="1.0",
-    summary="Microphone-like colouration: random shelving and peaking EQ, gains up to +-3 to +-15 dB",
+    "corruptions", "mic-eq", version="1.1",
+    summary="Microphone-like colouration: random shelving and peaking EQ deviating 2 to 10 dB from flat",
     tags=("channel", "microphone"),
 )
 class MicEQ(Corruption):
     """A microphone's frequency response, drawn per utterance: a low shelf (100-250 Hz), peaking filters
-    at 300-700 Hz, 0.8-2 kHz and 2-5 kHz (Q 0.7-2) and a high shelf (4-7 kHz), each with a gain of
-    random sign and a size uniform in [0.75, 1] x the severity's spread (torchaudio biquads).
-    The output is rescaled to the input's RMS: the colouration, not the level, is the corruption.
+    at 300-700 Hz, 0.8-2 kHz and 2-5 kHz (Q 0.7-2) and a high shelf (4-7 kHz) (torchaudio biquads), each
+    gain of random sign and random size, all gains then scaled together so that the response deviates
+    from flat by the severity's ``response_deviation_db`` (standard deviation of the dB response over
+    100 Hz-7 kHz on a log-frequency axis; within 4 %): the shape is random, its size is the severity. The output is
+    rescaled to the input's RMS: the colouration, not the level, is the corruption.
     """
 
-    levels = ({"gain_spread_db": 3}, {"gain_spread_db": 6}, {"gain_spread_db": 9}, {"gain_spread_db": 12},
-              {"gain_spread_db": 15})
-    measure = "log-spectral distance (dB) between output and input, rising"
+    levels = ({"response_deviation_db": 2}, {"response_deviation_db": 4}, {"response_deviation_db": 6},
+              {"response_deviation_db": 8}, {"response_deviation_db": 10})
+    measure = "spectral colouration (dB): deviation of the output's third-octave spectrum from the input's, rising"
 
     @staticmethod
-    def draw_bands(sample_rate: int, spread_db: float, rng: np.random.Generator) -> list[Band]:
-        """(kind, frequency Hz, gain dB, Q) of each of the five filters: each in its own region of the
-        spectrum (so every utterance's colouration touches the speech band alike), the frequency
-        log-uniform in it, the gain's sign drawn and its size uniform in [0.75, 1] x ``spread_db``."""
+    def draw_bands(sample_rate: int, deviation_db: float, rng: np.random.Generator) -> list[Band]:
+        """(kind, frequency Hz, gain dB, Q) of each of the five filters, each in its own region of the
+        spectrum (so every utterance's colouration touches the speech band alike), scaled to ``deviation_db``."""
         top = 0.45 * sample_rate
 
         def freq(lo: float, hi: float) -> float:
@@ -197,13 +231,18 @@ class MicEQ(Corruption):
             return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
         def gain() -> float:
-            return float(spread_db * rng.uniform(0.75, 1.0) * rng.choice([-1.0, 1.0]))
+            return float(rng.uniform(0.5, 1.0) * rng.choice([-1.0, 1.0]))
 
-        return [("low-shelf", freq(100.0, 250.0), gain(), 0.707),
-                ("peak", freq(300.0, 700.0), gain(), float(rng.uniform(0.7, 2.0))),
-                ("peak", freq(800.0, 2000.0), gain(), float(rng.uniform(0.7, 2.0))),
-                ("peak", freq(2000.0, 5000.0), gain(), float(rng.uniform(0.7, 2.0))),
-                ("high-shelf", freq(4000.0, 7000.0), gain(), 0.707)]
+        bands = [("low-shelf", freq(100.0, 250.0), gain(), 0.707),
+                 ("peak", freq(300.0, 700.0), gain(), float(rng.uniform(0.7, 2.0))),
+                 ("peak", freq(800.0, 2000.0), gain(), float(rng.uniform(0.7, 2.0))),
+                 ("peak", freq(2000.0, 5000.0), gain(), float(rng.uniform(0.7, 2.0))),
+                 ("high-shelf", freq(4000.0, 7000.0), gain(), 0.707)]
+        scale = float(deviation_db)
+        for _ in range(2):  # a biquad's dB response is nearly proportional to its gain: within 4 % after two
+            scaled = [(kind, f, g * scale, q) for kind, f, g, q in bands]
+            scale *= float(deviation_db) / max(response_deviation_db(scaled, sample_rate), 1e-6)
+        return [(kind, f, g * scale, q) for kind, f, g, q in bands]
 
     def corrupt(self, waves: torch.Tensor, sample_rate: int, params: Mapping[str, Any],
                 rngs: Sequence[np.random.Generator], lengths: torch.Tensor) -> torch.Tensor:
@@ -211,17 +250,10 @@ class MicEQ(Corruption):
         for i, (n, rng) in enumerate(zip(lengths.tolist(), rngs)):
             speech = waves[i, :n]
             peak = float(speech.abs().max())
-            if peak == 0:
-                continue
-            x = speech * (EQ_HEADROOM_PEAK / peak)
-            for kind, freq, gain_db, q in self.draw_bands(sample_rate, float(params["gain_spread_db"]), rng):
-                if kind == "low-shelf":
-                    x = AF.bass_biquad(x, sample_rate, gain_db, freq, q)
-                elif kind == "high-shelf":
-                    x = AF.treble_biquad(x, sample_rate, gain_db, freq, q)
-                else:
-                    x = AF.equalizer_biquad(x, sample_rate, freq, gain_db, q)
-            out[i, :n] = x * (peak / EQ_HEADROOM_PEAK)
+            bands = self.draw_bands(sample_rate, float(params["response_deviation_db"]), rng)
+            if peak > 0:
+                scaled = speech * (EQ_HEADROOM_PEAK / peak)
+                out[i, :n] = equalize(scaled, sample_rate, bands) * (peak / EQ_HEADROOM_PEAK)
         return match_rms(out, waves, lengths)
 
     def distortion(self, clean: np.ndarray, corrupted: np.ndarray, sample_rate: int) -> float:
