@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torchaudio
 import torchaudio.functional as AF
 from scipy.signal import firwin, kaiserord, welch
 
@@ -57,6 +58,13 @@ def fir_filter(waves: torch.Tensor, taps: np.ndarray) -> torch.Tensor:
     return AF.fftconvolve(waves, kernel.expand(len(waves), -1))[:, delay:delay + waves.shape[-1]]
 
 
+@lru_cache(maxsize=8)
+def resampler(orig: int, new: int) -> torchaudio.transforms.Resample:
+    """torchaudio's resampler with ``BEST_RESAMPLING``, its sinc kernel computed once (the functional form
+    recomputes it on every call, which dominated the row-by-row telephone channel); same arithmetic."""
+    return torchaudio.transforms.Resample(orig, new, **BEST_RESAMPLING)
+
+
 def _fit(waves: torch.Tensor, num_samples: int) -> torch.Tensor:
     """Crop or zero-pad the last axis to ``num_samples``."""
     if waves.shape[-1] >= num_samples:
@@ -65,7 +73,7 @@ def _fit(waves: torch.Tensor, num_samples: int) -> torch.Tensor:
 
 
 @register(
-    "corruptions", "telephone", version="1.0",
+    "corruptions", "telephone", version="1.1",
     summary="Narrowband telephone channel: 8 kHz, 300-3400 Hz, mu-law with 8 down to 4 bits",
     paper="ITU-T G.711 (mu-law) and G.712 (300-3400 Hz channel)",
     tags=("channel", "telephone"),
@@ -94,12 +102,12 @@ class Telephone(Corruption):
     @staticmethod
     def channel(speech: torch.Tensor, sample_rate: int, bits: int) -> torch.Tensor:
         """(1, n) speech through the narrowband mu-law channel; (1, n) out."""
-        narrow = AF.resample(speech, sample_rate, TELEPHONE_RATE, **BEST_RESAMPLING)
+        narrow = resampler(sample_rate, TELEPHONE_RATE)(speech)
         band = fir_taps(TELEPHONE_RATE, TELEPHONE_BAND_HZ, "bandpass")
         sent = fir_filter(narrow, band).clamp(-1.0, 1.0)
         coded = AF.mu_law_decoding(AF.mu_law_encoding(sent, 2 ** bits), 2 ** bits).to(speech.dtype)
         received = fir_filter(coded, band)
-        return _fit(AF.resample(received, TELEPHONE_RATE, sample_rate, **BEST_RESAMPLING), speech.shape[-1])
+        return _fit(resampler(TELEPHONE_RATE, sample_rate)(received), speech.shape[-1])
 
 
 class _FIRCut(Corruption):
