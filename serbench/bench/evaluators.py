@@ -25,7 +25,7 @@ from serbench.bench.training import TrainedModel
 from serbench.canonical import canonical_json
 from serbench.corruptions.base import utterance_rngs
 from serbench.engine.evaluate import evaluate_attack, evaluate_predictions, predict
-from serbench.engine.lengths import scatter
+from serbench.engine.lengths import LengthGroup, scatter
 from serbench.errors import SerbenchError
 from serbench.noises.base import mix_at_snr
 from serbench.registry import registry
@@ -52,34 +52,41 @@ def evaluate_clean(cell: EvalCell, cond: Clean, ctx: EvalContext) -> tuple[Metri
 def evaluate_noise(cell: EvalCell, cond: Noise, ctx: EvalContext) -> tuple[Metrics, list[str]]:
     """Noise drawn per utterance from a generator seeded by (seed, SNR), mixed at the SNR over the speech."""
     tm = ctx.trained
-    part = tm.partitions[cell.partition]
     noise = registry("noises").create(cond.noise["name"], **cond.noise["params"])
     rng = np.random.default_rng([cell.train.seed, 7, int(round(cond.snr_db * 1000)) % 2**31])
-    logits = []
-    for g in part.groups:
+
+    def noisy(g: LengthGroup, ids: list[str]) -> torch.Tensor:
         noise_waves = torch.from_numpy(np.stack([
             np.asarray(noise.sample(g.waves.shape[1], tm.corpus.sample_rate, rng), dtype=np.float32)
-            for _ in range(len(g.index))]))
-        noisy = mix_at_snr(g.waves, noise_waves, cond.snr_db, lengths=g.lengths)  # SNR over speech
-        logits.append(predict(tm.eval_model, tm.norm(tm.data.features_of(noisy))))
-    y = part.labels.to(tm.device)
-    return evaluate_predictions(y, scatter(part.groups, logits, len(part)), tm.corpus.labels), []
+            for _ in ids]))
+        return mix_at_snr(g.waves, noise_waves, cond.snr_db, lengths=g.lengths)  # SNR over speech
+
+    return _scored_audio(cell, ctx, noisy), []
 
 
 def evaluate_corruption(cell: EvalCell, cond: Corrupted, ctx: EvalContext) -> tuple[Metrics, list[str]]:
     """The speech of every utterance corrupted at the cell's severity, from a generator seeded by (seed,
     corruption, severity, utterance id): the same audio whatever batch or order the utterance comes in."""
     tm = ctx.trained
-    part = tm.partitions[cell.partition]
     corruption = registry("corruptions").create(cond.corruption["name"], **cond.corruption["params"])
-    logits = []
-    for g in part.groups:
-        ids = [part.ids[i] for i in g.index.tolist()]
+
+    def corrupted(g: LengthGroup, ids: list[str]) -> torch.Tensor:
         rngs = utterance_rngs(cell.train.seed, cond.corruption["name"], cond.severity, ids)
-        corrupted = corruption.apply(g.waves, tm.corpus.sample_rate, cond.severity, rngs, lengths=g.lengths)
-        logits.append(predict(tm.eval_model, tm.norm(tm.data.features_of(corrupted))))
+        return corruption.apply(g.waves, tm.corpus.sample_rate, cond.severity, rngs, lengths=g.lengths)
+
+    return _scored_audio(cell, ctx, corrupted), []
+
+
+def _scored_audio(cell: EvalCell, ctx: EvalContext,
+                  change: Callable[[LengthGroup, list[str]], torch.Tensor]) -> Metrics:
+    """The metrics of the model on the cell's partition with each length group's audio replaced by
+    ``change(group, its utterance ids)``, through the model's own front end and normalisation."""
+    tm = ctx.trained
+    part = tm.partitions[cell.partition]
+    logits = [predict(tm.eval_model, tm.norm(tm.data.features_of(change(g, [part.ids[i] for i in g.index.tolist()]))))
+              for g in part.groups]
     y = part.labels.to(tm.device)
-    return evaluate_predictions(y, scatter(part.groups, logits, len(part)), tm.corpus.labels), []
+    return evaluate_predictions(y, scatter(part.groups, logits, len(part)), tm.corpus.labels)
 
 
 def evaluate_attack_condition(cell: EvalCell, cond: Attack | Transfer, ctx: EvalContext) -> tuple[Metrics, list[str]]:

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from serbench.attacks.padding import sample_mask
 from serbench.errors import SerbenchError
 
 SEVERITIES = (1, 2, 3, 4, 5)
@@ -111,8 +112,17 @@ def _lengths(waves: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
 
 
 def speech_mask(lengths: torch.Tensor, num_samples: int, device: torch.device | str) -> torch.Tensor:
-    """(B, ``num_samples``) booleans, True over each row's speech (its first ``lengths[i]`` samples)."""
-    return torch.arange(num_samples, device=device) < torch.as_tensor(lengths, device=device).unsqueeze(-1)
+    """(B, ``num_samples``) booleans on ``device``, True over each row's speech (its first ``lengths[i]``
+    samples): the attacks' :func:`~serbench.attacks.padding.sample_mask`."""
+    return sample_mask(torch.as_tensor(lengths, device=device), num_samples)
+
+
+def first_samples(samples: np.ndarray, num_samples: int) -> np.ndarray:
+    """The first ``num_samples`` of ``samples`` (float32), zero-padded where it is shorter: how a corruption
+    that changed an utterance's length (a codec's delay, a stretch) returns it at its own length."""
+    out = np.zeros(num_samples, dtype=np.float32)
+    out[:min(len(samples), num_samples)] = samples[:num_samples]
+    return out
 
 
 def speech_only(waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

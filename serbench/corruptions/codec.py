@@ -23,7 +23,7 @@ import soundfile as sf
 import torch
 from scipy.signal import correlate, correlation_lags
 
-from serbench.corruptions.base import Corruption, speech_only
+from serbench.corruptions.base import Corruption, first_samples, speech_only
 from serbench.data.audio import resample
 from serbench.errors import SerbenchError
 from serbench.registry import register
@@ -63,9 +63,7 @@ def align(reference: np.ndarray, decoded: np.ndarray, max_lag: int) -> np.ndarra
     window = np.abs(lags) <= max_lag
     lag = int(lags[window][np.argmax(corr[window])]) if np.any(corr[window]) else 0
     shifted = decoded[lag:] if lag >= 0 else np.concatenate([np.zeros(-lag, dtype=decoded.dtype), decoded])
-    out = np.zeros(len(reference), dtype=np.float32)
-    out[:min(len(shifted), len(reference))] = shifted[:len(reference)]
-    return out
+    return first_samples(shifted, len(reference))
 
 
 class SoundfileCodec(Corruption):
@@ -93,10 +91,7 @@ class SoundfileCodec(Corruption):
         buffer.seek(0)
         decoded, _ = sf.read(buffer, dtype="float32")
         y = align(x, decoded, int(MAX_LAG_S * CODEC_RATE))
-        y = resample(y, CODEC_RATE, sample_rate)
-        out = np.zeros(len(speech), dtype=np.float32)
-        out[:min(len(y), len(out))] = y[:len(out)]
-        return out
+        return first_samples(resample(y, CODEC_RATE, sample_rate), len(speech))
 
 
 @register(

@@ -23,7 +23,7 @@ from audiomentations import PitchShift as AudiomentationsPitchShift
 from audiomentations import TimeStretch
 from scipy.signal import welch
 
-from serbench.corruptions.base import Corruption, match_rms, speech_mask, speech_only
+from serbench.corruptions.base import Corruption, first_samples, match_rms, speech_mask, speech_only
 from serbench.registry import register
 
 FACTORS = (1.05, 1.1, 1.15, 1.2, 1.3)
@@ -202,10 +202,7 @@ def _stretched(transform: Any, speech: np.ndarray, sample_rate: int, parameters:
     cropped or zero-padded to the input's length."""
     transform.parameters = {"should_apply": True, **parameters}
     transform.freeze_parameters()
-    changed = np.asarray(transform(samples=speech, sample_rate=sample_rate), dtype=np.float32)
-    out = np.zeros_like(speech)
-    out[:min(len(changed), len(out))] = changed[:len(out)]
-    return out
+    return first_samples(np.asarray(transform(samples=speech, sample_rate=sample_rate)), len(speech))
 
 
 @register(
