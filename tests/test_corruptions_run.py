@@ -124,6 +124,27 @@ def test_the_same_cell_computed_again_gives_the_same_predictions(run, tmp_path):
     assert first == second
 
 
+def test_models_of_one_front_end_share_each_corrupted_test_set_made_once(run, tmp_path, monkeypatch):
+    # The corrupted audio does not depend on the model: the second model reads the first's cached
+    # features, and scores exactly what it would have scored computing them itself.
+    calls = []
+    additive = type(registry("corruptions").create("additive"))
+    apply = additive.apply
+    monkeypatch.setattr(additive, "apply", lambda self, *a, **k: calls.append(1) or apply(self, *a, **k))
+    alone = Store(tmp_path / "alone")
+    assert LocalRunner(_spec(defenses=["noise-aug"]), alone, device="cpu").run().ok
+    made_alone = len(calls)
+    assert made_alone >= 7  # one per length group of each of the 7 (noise, severity) cells
+    _, shared = run
+    ours = {r["key"]: r["metrics"]["predictions"] for r in alone.records() if r["kind"] == "eval"}
+    theirs = {r["key"]: r["metrics"]["predictions"] for r in shared.records() if r["kind"] == "eval"}
+    assert ours and all(theirs[k] == v for k, v in ours.items())
+    calls.clear()
+    both = Store(tmp_path / "both")
+    assert LocalRunner(_spec(), both, device="cpu").run().ok
+    assert len(calls) == made_alone  # two models, one corrupted test set each
+
+
 def test_excluding_by_corruption_and_severity(run):
     spec = _spec(exclude=[{"corruption": "additive", "severity": [2, 3, 4, 5]}])
     store = run[1]

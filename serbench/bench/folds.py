@@ -95,6 +95,23 @@ class FoldData:
             self._features[part] = out
         return self._features[part]
 
+    def changed_features(self, part: str, change: Callable[[LengthGroup, list[str]], torch.Tensor],
+                         tag: dict[str, Any]) -> list[torch.Tensor]:
+        """Unscaled (dB) features of ``part`` with each length group's audio replaced by ``change(group, its
+        ids)``, cached on disk under ``tag``: every model with this front end on this fold shares them (a
+        corruption's audio does not depend on the model scoring it). ``tag`` must name everything the change
+        depends on besides the utterances (the corruption's identity, severity and seed), and ``change`` must
+        give an utterance the same audio whatever group it is in."""
+        out = []
+        partition = self.partitions[part]
+        for g in partition.groups:
+            ids = [partition.ids[i] for i in g.index.tolist()]
+            key = feature_key(self.corpus, ids, self.frontend.config.as_dict(),
+                              {"policy": "pad_or_crop", "samples": g.waves.shape[1], "changed": tag})
+            compute = lambda g=g, ids=ids: self.features_of(change(g, ids)).cpu()  # noqa: E731
+            out.append(self.cache.get_or_compute(key, compute).to(self.device))
+        return out
+
     def masks(self, part: str) -> list[torch.Tensor]:
         """Frame masks of ``part`` (True on speech, False on padding), one per length group."""
         return [g.frame_mask(self.hop_length, f.shape[-1])
