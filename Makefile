@@ -22,8 +22,9 @@ setup: $(STAMP)
 # from them, and the suite's listening page.
 leaderboard: quickstart
 	$(VENV)/bin/serbench run benchmarks/corruptions.yaml --results results/corruptions
-	rm -rf leaderboard/records leaderboard/listen && mkdir -p leaderboard/records
-	cp results/quickstart/records/*.json results/corruptions/records/*.json leaderboard/records/
+	rm -rf leaderboard/records leaderboard/listen
+	$(VENV)/bin/serbench results collect benchmarks/quickstart.yaml --results results/quickstart --out leaderboard
+	$(VENV)/bin/serbench results collect benchmarks/corruptions.yaml --results results/corruptions --out leaderboard
 	$(VENV)/bin/serbench listen benchmarks/corruptions.yaml --out leaderboard/listen
 	$(VENV)/bin/serbench leaderboard --results leaderboard --out leaderboard
 

@@ -41,12 +41,12 @@ def test_the_page_plays_every_severity_and_its_audio_is_the_evaluated_audio(tmp_
     for name in names:  # deterministic, byte for byte
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     page = (tmp_path / "a" / "index.html").read_text()
-    wavs = [n for n in names if n.endswith(".wav")]
-    assert len(wavs) == 2 * (1 + 3) and all(f'src="{n}"' in page for n in wavs)
+    audio = [n for n in names if n.endswith(".flac")]
+    assert len(audio) == 2 * (1 + 3) and all(f'src="{n}"' in page for n in audio)
     corpus = serbench.get("datasets", "synthetic", utterances_per_class=2)
-    clean = sorted(n for n in wavs if n.startswith("clean-"))
+    clean = sorted(n for n in audio if n.startswith("clean-"))
     heard, rate = sf.read(tmp_path / "a" / "additive-noise-white-s5-" f"{clean[0][len('clean-'):]}", dtype="float32")
-    uid = next(u.id for u in corpus.utterances if f"clean-{u.id.lower()}.wav".replace("_", "-") == clean[0])
+    uid = next(u.id for u in corpus.utterances if f"clean-{u.id.lower()}.flac".replace("_", "-") == clean[0])
     speech = torch.from_numpy(corpus.load_audio(corpus[uid])[:rate].astype(np.float32))[None]
     made = serbench.get("corruptions", "additive").apply(speech, rate, 5, utterance_rngs(0, "additive", 5, [uid]))
     assert np.abs(heard - made[0].numpy().clip(-1, 1)).max() <= 1 / 32768 + 1e-7

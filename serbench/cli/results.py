@@ -133,3 +133,27 @@ def export(
         return
     write_bytes_atomic(output, text.encode())
     console.print(escape(f"{len(rows)} rows -> {output}"), highlight=False)
+
+
+@results_app.command("collect")
+def collect(
+    spec_path: Path = typer.Argument(..., metavar="SPEC", help="The benchmark spec whose cells to collect."),
+    results: Path = RESULTS_OPT,
+    out: Path = typer.Option(..., "--out", "-o", help="Results directory to copy the records into (records/)."),
+) -> None:
+    """Copy exactly one spec's current records (train and eval) into another results directory.
+
+    Records of other specs and of older component versions stay behind, so the copy is what a leaderboard of
+    this spec should show; refused when any of its cells is missing or failed.
+
+    Example: serbench results collect benchmarks/corruptions.yaml --results results/corruptions --out leaderboard
+    """
+    from serbench.bench.collect import copy_spec_records
+    from serbench.bench.spec import load_spec
+    from serbench.bench.store import Store
+
+    if not results.is_dir():
+        raise SerbenchError(f"{results}: no results directory; run `serbench run {spec_path} --results {results}` "
+                            "first")
+    copied = copy_spec_records(load_spec(spec_path), Store(results), out)
+    console.print(escape(f"{copied} records of {spec_path} -> {out / 'records'}"), highlight=False)

@@ -1,8 +1,8 @@
 """A listening page: a few utterances under every corruption and severity of a spec, so a person can hear
 what "severity 3" means before trusting a number about it.
 
-Writes ``<name>-s<severity>-<utterance>.wav`` (16-bit PCM, each at most ``seconds`` long) beside the clean
-originals and an ``index.html`` of ``<audio>`` players, one row per corruption, one column per severity.
+Writes ``<name>-s<severity>-<utterance>.flac`` (16-bit FLAC: lossless, half a WAV's size, played by every
+current browser; each at most ``seconds`` long) beside the clean originals and an ``index.html`` of ``<audio>`` players, one row per corruption, one column per severity.
 The audio is made exactly as an evaluation makes it (the same per-utterance generators, seed 0), so what
 is heard is what the models were scored on.
 """
@@ -38,9 +38,12 @@ def _slug(text: str) -> str:
     return re.sub("-+", "-", "".join(c if c.isalnum() else "-" for c in text.lower())).strip("-")
 
 
-def _wav(samples: np.ndarray, sample_rate: int) -> bytes:
+AUDIO_SUFFIX = ".flac"
+
+
+def _audio(samples: np.ndarray, sample_rate: int) -> bytes:
     buf = io.BytesIO()
-    sf.write(buf, np.clip(samples, -1.0, 1.0), sample_rate, format="WAV", subtype="PCM_16")
+    sf.write(buf, np.clip(samples, -1.0, 1.0), sample_rate, format="FLAC", subtype="PCM_16")
     return buf.getvalue()
 
 
@@ -57,7 +60,7 @@ def example_ids(corpus: Corpus, count: int) -> list[str]:
 
 
 def examples(corpus: Corpus, listed: Sequence[Listed], count: int = 2, seconds: float = 3.0) -> dict[str, bytes]:
-    """Files by name: the clean and corrupted WAVs and ``index.html``."""
+    """Files by name: the clean and corrupted recordings and ``index.html``."""
     ids = example_ids(corpus, count)
     sr = corpus.sample_rate
     waves = [np.asarray(corpus.load_audio(corpus[uid]), dtype=np.float32)[: int(seconds * sr)] for uid in ids]
@@ -66,14 +69,14 @@ def examples(corpus: Corpus, listed: Sequence[Listed], count: int = 2, seconds: 
     for i, w in enumerate(waves):
         batch[i, : len(w)] = torch.from_numpy(w)
     lengths = torch.tensor([len(w) for w in waves])
-    files = {f"clean-{_slug(uid)}.wav": _wav(w, sr) for uid, w in zip(ids, waves)}
+    files = {f"clean-{_slug(uid)}{AUDIO_SUFFIX}": _audio(w, sr) for uid, w in zip(ids, waves)}
     rows = []
     for item in listed:
         cells = []
         for severity in item.severities:
             out = item.corruption.apply(batch, sr, severity, utterance_rngs(0, item.name, severity, ids), lengths)
-            names = [f"{_slug(item.label)}-s{severity}-{_slug(uid)}.wav" for uid in ids]
-            files.update({n: _wav(out[i, : len(w)].numpy(), sr) for i, (n, w) in enumerate(zip(names, waves))})
+            names = [f"{_slug(item.label)}-s{severity}-{_slug(uid)}{AUDIO_SUFFIX}" for uid in ids]
+            files.update({n: _audio(out[i, : len(w)].numpy(), sr) for i, (n, w) in enumerate(zip(names, waves))})
             cells.append(names)
         rows.append((item, cells))
     files["index.html"] = _index(ids, [corpus[u].label for u in ids], rows, corpus.name).encode()
@@ -87,7 +90,7 @@ def _player(name: str) -> str:
 def _index(ids: list[str], labels: list[str], rows: list[tuple[Listed, list[list[str]]]], corpus: str) -> str:
     severities = sorted({s for item, _ in rows for s in item.severities})
     head = "".join(f"<th>severity {s}</th>" for s in severities)
-    clean = "".join(f"<div>{html.escape(u)} ({html.escape(lab)}) {_player(f'clean-{_slug(u)}.wav')}</div>"
+    clean = "".join(f"<div>{html.escape(u)} ({html.escape(lab)}) {_player(f'clean-{_slug(u)}{AUDIO_SUFFIX}')}</div>"
                     for u, lab in zip(ids, labels))
     body = []
     for item, cells in rows:
