@@ -23,14 +23,22 @@ def test_mean_std_over_seeds_failed_and_warnings_kept():
               "threat": {"domain": "feature", "norm": "linf", "eps": 0.01}}
     (board,) = build_boards([
         rec(0.6, seed=0), rec(0.8, seed=1), rec(0.3, cond=attack, warnings=["flag"]),
-        rec(None, seed=1, cond=attack, status="failed"), rec(0.9, model="vgg16"),
+        rec(None, seed=1, cond=attack, status="failed"), rec(0.9, model="vgg16"), rec(0.2, model="vgg16", cond=attack),
     ])
     assert [c.title for c in board.columns] == ["clean", "fgsm 0.01"]
     clean = board.rows[("cnn4", "standard")]["clean"]
     assert clean.mean == pytest.approx(0.7) and clean.std == pytest.approx(0.1)
     fgsm = board.rows[("cnn4", "standard")]["fgsm 0.01"]
     assert fgsm.failed == 1 and fgsm.warnings == ["flag"] and fgsm.values == [0.3]
-    assert board.ranked_rows()[0] == ("vgg16", "standard")
+    assert board.ranked_rows()[0] == ("cnn4", "standard")
+
+
+def test_a_model_never_attacked_stays_off_the_attack_board_it_would_top_on_clean_numbers():
+    attack = {"type": "attack", "attack": {"name": "fgsm"},
+              "threat": {"domain": "feature", "norm": "linf", "eps": 0.01}}
+    boards = build_boards([rec(0.6), rec(0.3, cond=attack), rec(0.9, model="vgg16")])
+    assert [(b.threat, sorted(b.rows)) for b in boards] == [("feature/linf · minmax", [("cnn4", "standard")]),
+                                                            ("none", [("vgg16", "standard")])]
 
 
 def test_same_named_corpora_with_different_params_get_separate_boards():

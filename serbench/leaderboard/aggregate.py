@@ -287,28 +287,31 @@ def build_boards(records: Iterable[dict[str, Any]], metric: str = "uar", ce_refe
 
 def _board_members(evals: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
     """Eval records by board: (corpus, params, fingerprint, protocol, partition, threat) as :func:`_group`
-    gives, plus the threat model. Clean and noise records join every threat model's board of their group (a
-    board of their own without attacks); clean records join its corruption board too, as the corruptions'
-    point of reference, and need no board of their own beside it."""
-    threats: dict[tuple[str, ...], set[str]] = {}
-    noisy: set[tuple[str, ...]] = set()
+    gives, plus the threat model. A model's clean and noise records join the board of every threat model
+    was attacked under (in any fold or seed); a model attacked under none has a board of its own for them (clean
+    beside noise), except that a model with corruptions and no noise needs none: its clean records join its
+    corruption board, as the corruptions' point of reference, in every case. A model never appears on a threat
+    model's board it was not attacked under (a row of clean numbers would rank there as if it had been)."""
+    threats: dict[tuple[Any, ...], set[str]] = {}
+    noisy: set[tuple[Any, ...]] = set()
     for rec in evals:
-        threats.setdefault(_group(rec), set()).add(threat_of(rec["condition"], rec))
+        threats.setdefault(_system(rec), set()).add(threat_of(rec["condition"], rec))
         if isinstance(condition_of(rec), Noise):
-            noisy.add(_group(rec))
+            noisy.add(_system(rec))
     members: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for rec in evals:
-        base = _group(rec)
         threat = threat_of(rec["condition"], rec)
         targets = [threat]
         if threat == NO_THREAT:
-            corrupted = CORRUPTIONS in threats[base]
-            own = [NO_THREAT] if base in noisy or not corrupted or not isinstance(condition_of(rec), Clean) else []
-            targets = sorted(threats[base] - {NO_THREAT, CORRUPTIONS}) or own
-            if corrupted and isinstance(condition_of(rec), Clean):
+            mine = threats[_system(rec)]
+            clean = isinstance(condition_of(rec), Clean)
+            targets = sorted(mine - {NO_THREAT, CORRUPTIONS})
+            if not targets and (not clean or CORRUPTIONS not in mine or _system(rec) in noisy):
+                targets = [NO_THREAT]
+            if clean and CORRUPTIONS in mine:
                 targets.append(CORRUPTIONS)
         for target in targets:
-            members.setdefault((*base, target), []).append(rec)
+            members.setdefault((*_group(rec), target), []).append(rec)
     return members
 
 
@@ -348,6 +351,12 @@ def dataset_params(rec: dict[str, Any]) -> dict[str, Any]:
     """The record's dataset params without where the local copy lives (records older than the keys that
     leave ``root`` out still carry it)."""
     return without_location(rec["train"]["dataset"].get("params") or {})
+
+
+def _system(rec: dict[str, Any]) -> tuple[Any, ...]:
+    """The system a record scores, as a board row sees it: its group, model and defense (over folds and seeds)."""
+    t = rec["train"]
+    return (*_group(rec), json.dumps([t.get("model"), t.get("defense")], sort_keys=True))
 
 
 def _group(rec: dict[str, Any]) -> tuple[str, str, str, str, str]:
