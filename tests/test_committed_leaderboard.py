@@ -1,4 +1,5 @@
-"""leaderboard/ in the repository: generated from the current quickstart spec's records, and up to date."""
+"""leaderboard/ in the repository: generated from the current quickstart and corruption suite specs' records
+(exactly those: `serbench results collect` of each), and up to date."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from serbench.bench.runner import LocalRunner
+from serbench.bench.collect import spec_records
 from serbench.bench.spec import load_spec
 from serbench.bench.store import Store
 from serbench.cli.main import app
@@ -15,13 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "leaderboard"
 
 
-def test_committed_records_are_the_quickstart_matrix():
-    spec = load_spec(ROOT / "benchmarks" / "quickstart.yaml")
-    trains = LocalRunner(spec, Store(FOLDER), device="cpu").train_cells()  # keys hold the data's fingerprint
-    want = {e.key for tc in trains for e in spec.eval_cells(tc)} | {tc.key for tc in trains}
-    records = list(Store(FOLDER).records())
-    assert {r["key"] for r in records} == want, "leaderboard/records is stale: run `make leaderboard`"
-    assert all(r["status"] == "ok" for r in records)
+def test_committed_records_are_the_quickstart_and_corruption_suite_matrices():
+    want = set()
+    for name in ("quickstart.yaml", "corruptions.yaml"):  # keys hold the data's fingerprint and versions
+        found = spec_records(load_spec(ROOT / "benchmarks" / name), Store(FOLDER))
+        assert not found.missing and not found.failed, f"leaderboard/records lacks {name} cells: run `make leaderboard`"
+        want |= {p.name for p in found.paths}
+    assert {p.name for p in (FOLDER / "records").glob("*.json")} == want, "leaderboard/records holds other cells"
 
 
 def test_committed_leaderboard_is_up_to_date_with_its_records():
