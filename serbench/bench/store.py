@@ -17,6 +17,9 @@ a file as missing (it is moved to the quarantine folder with a warning and
 recomputed); the leaderboard refuses it (:class:`~serbench.errors.RecordError`).
 A checkpoint also holds its train record, so that record is restored, not lost,
 when a run dies between the two writes or the record is damaged later.
+
+torch is imported only where checkpoints are read or written: commands that only read records (the
+leaderboard, ``results``, ``compare``) never pay its import.
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
-import torch
 
 from serbench.bench.cells import SCHEMA_VERSION
 from serbench.canonical import canonical_json
@@ -266,6 +268,8 @@ class Store:
         if record is not None:
             payload = {**payload, CHECKPOINT_RECORD: json.loads(json.dumps(
                 {k: v for k, v in record.items() if k != DIGEST_FIELD}, allow_nan=True))}
+        import torch
+
         buf = io.BytesIO()
         torch.save(payload, buf)
         data = buf.getvalue()
@@ -297,6 +301,8 @@ class Store:
         if hashlib.sha256(data).hexdigest() != want:
             self.quarantine(path, "digest-mismatch", "checkpoint does not match its .sha256 digest (damaged)")
             return None
+        import torch
+
         try:
             payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile, KeyError,

@@ -8,7 +8,8 @@ with the input. A biquad (``torchaudio.functional.lowpass_biquad``) falls only 1
 Filters remove energy and so lower the level; that is part of the corruption and is not undone.
 
 ``mic-eq`` colours the spectrum with shelving and peaking biquads (torchaudio) drawn from the generator,
-keeping the level (the output has the input's RMS): level changes are the ``gain`` corruption's.
+keeping the level (the output has the input's RMS): level changes are the ``gain`` corruption's. scipy is
+imported where it is called: registering the corruptions (``serbench list``) must not load it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import numpy as np
 import torch
 import torchaudio
 import torchaudio.functional as AF
-from scipy.signal import firwin, kaiserord, welch
 
 from serbench.corruptions.base import Corruption, match_rms, speech_only
 from serbench.errors import SerbenchError
@@ -42,6 +42,8 @@ BEST_RESAMPLING = {"lowpass_filter_width": 64, "rolloff": 0.9475937167399596,
 def fir_taps(sample_rate: int, cutoff_hz: float | tuple[float, float], pass_zero: bool | str) -> np.ndarray:
     """Odd-length linear-phase FIR (Kaiser window): low-pass (``pass_zero=True``), high-pass (False) or
     band-pass (``"bandpass"`` with two cut-offs)."""
+    from scipy.signal import firwin, kaiserord
+
     edges = cutoff_hz if isinstance(cutoff_hz, tuple) else (cutoff_hz,)
     nyquist = sample_rate / 2
     width = min(TRANSITION * min(edges), 2 * min(min(edges), nyquist - max(edges)) * 0.999)
@@ -197,6 +199,8 @@ def response_deviation_db(bands: Sequence[Band], sample_rate: int) -> float:
 def log_spectral_distance_db(clean: np.ndarray, coloured: np.ndarray, sample_rate: int) -> float:
     """The standard deviation over third-octave bands (within ``EQ_BAND_HZ``, those holding speech energy)
     of the dB difference between the two long-term spectra: the colouration, without the level."""
+    from scipy.signal import welch
+
     nperseg = min(1024, len(clean))
     freqs, p_clean = welch(clean, fs=sample_rate, nperseg=nperseg)
     _, p_coloured = welch(coloured, fs=sample_rate, nperseg=nperseg)

@@ -7,7 +7,8 @@ means the same bitrate whatever the corpus. libsndfile's one quality knob, ``com
 level kbit/s) and Opus (6 + 250 x (1 - level) kbit/s); for Vorbis it is libvorbis' VBR quality
 (1 - level). The decoded audio is aligned to the input by the lag of the cross-correlation peak within
 ``MAX_LAG_S`` (MP3's encoder and decoder delay, 1105 samples at 16 kHz, is not always removed by the
-decoder), then cropped or zero-padded to the input's length.
+decoder), then cropped or zero-padded to the input's length. scipy is imported where it is called: registering the
+corruptions (``serbench list``) must not load it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 import torch
-from scipy.signal import correlate, correlation_lags
 
 from serbench.corruptions.base import Corruption, first_samples, speech_only
 from serbench.data.audio import resample
@@ -58,6 +58,8 @@ def available_codecs() -> list[str]:
 def align(reference: np.ndarray, decoded: np.ndarray, max_lag: int) -> np.ndarray:
     """``decoded`` shifted by the lag (within +-``max_lag``) that best matches ``reference``, then cropped or
     zero-padded to its length."""
+    from scipy.signal import correlate, correlation_lags
+
     corr = correlate(decoded, reference, mode="full", method="fft")
     lags = correlation_lags(len(decoded), len(reference), mode="full")
     window = np.abs(lags) <= max_lag

@@ -6,7 +6,8 @@ either way. Speed changes the length; speed and tempo outputs are the first T sa
 speech (T its original length), zero-padded when the change made it shorter, so a slowed utterance
 loses its end and a sped-up one ends early. Speed is resampling (torchaudio, batched on the device: pitch
 moves with it, as in Kaldi's speed perturbation, here a test condition); tempo and pitch shift are
-Signalsmith Stretch through audiomentations (CPU, per utterance).
+Signalsmith Stretch through audiomentations (CPU, per utterance). audiomentations and scipy are imported
+where they are called: registering the corruptions (``serbench list``) must not load them.
 """
 
 from __future__ import annotations
@@ -19,9 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 import torchaudio.functional as AF
-from audiomentations import PitchShift as AudiomentationsPitchShift
-from audiomentations import TimeStretch
-from scipy.signal import welch
 
 from serbench.corruptions.base import Corruption, first_samples, match_rms, speech_mask, speech_only
 from serbench.registry import register
@@ -67,6 +65,8 @@ def time_scale(clean: np.ndarray, changed: np.ndarray, sample_rate: int, widest:
 def pitch_scale_semitones(clean: np.ndarray, changed: np.ndarray, sample_rate: int, widest: float = 8.0) -> float:
     """The shift (semitones) of ``changed``'s long-term spectrum against ``clean``'s: the lag of the peak
     cross-correlation of the two log spectra on a log-frequency axis (60 Hz to 4 kHz, 1/20 semitone)."""
+    from scipy.signal import welch
+
     nperseg = min(4096, len(clean))
     freqs, p_clean = welch(clean, fs=sample_rate, nperseg=nperseg)
     _, p_changed = welch(changed, fs=sample_rate, nperseg=nperseg)
@@ -220,6 +220,8 @@ class Tempo(Corruption):
 
     def corrupt_one(self, speech: np.ndarray, sample_rate: int, params: Mapping[str, Any],
                     rng: np.random.Generator) -> np.ndarray:
+        from audiomentations import TimeStretch
+
         rate = float(params["factor"]) ** _sign(rng)  # > 1: faster, shorter
         transform = TimeStretch(min_rate=rate, max_rate=rate, leave_length_unchanged=False,
                                 method="signalsmith_stretch", p=1.0)
@@ -243,6 +245,8 @@ class PitchShift(Corruption):
 
     def corrupt_one(self, speech: np.ndarray, sample_rate: int, params: Mapping[str, Any],
                     rng: np.random.Generator) -> np.ndarray:
+        from audiomentations import PitchShift as AudiomentationsPitchShift
+
         semitones = _sign(rng) * float(params["semitones"])
         transform = AudiomentationsPitchShift(min_semitones=semitones, max_semitones=semitones,
                                               method="signalsmith_stretch", p=1.0)

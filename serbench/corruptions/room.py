@@ -8,7 +8,8 @@ to the input's RMS over the speech (so reverberation does not also act as a gain
 ``reverb`` simulates a shoebox room by the image-source method (pyroomacoustics): the wall absorption
 and reflection order for a target RT60 come from Sabine's formula (``pra.inverse_sabine``); room size,
 source and microphone positions are drawn from the utterance's generator. ``rir`` reads recorded RIRs
-from a local folder and sorts them into the five severities by their measured RT60.
+from a local folder and sorts them into the five severities by their measured RT60. pyroomacoustics and scipy
+are imported where they are called: registering the corruptions (``serbench list``) must not load them.
 """
 
 from __future__ import annotations
@@ -20,13 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyroomacoustics as pra
 import soundfile as sf
 import torch
 import torchaudio.functional as AF
-from pyroomacoustics.experimental import measure_rt60
-from scipy.linalg import solve_toeplitz
-from scipy.signal import correlate
 
 from serbench.corruptions.base import Corruption, match_rms, speech_only
 from serbench.data.audio import resample
@@ -65,6 +62,8 @@ def convolve_aligned(waves: torch.Tensor, rirs: Sequence[np.ndarray], delays: Se
 def estimate_rt60(rir: np.ndarray, sample_rate: int) -> float:
     """RT60 (s) from Schroeder backward integration, fitted over 20 dB of decay after the first 5 dB
     (T20, extrapolated to 60 dB; pyroomacoustics' ``measure_rt60``). A unit impulse gives 0."""
+    from pyroomacoustics.experimental import measure_rt60
+
     return float(measure_rt60(np.asarray(rir, dtype=np.float64), fs=sample_rate, decay_db=20))
 
 
@@ -73,6 +72,9 @@ def late_reverberation_db(clean: np.ndarray, reverberant: np.ndarray, sample_rat
     """The share of ``reverberant``'s energy (dB) that no filter of ``clean`` spanning -``lead_s`` to
     ``early_s`` explains (least squares, solved on the Toeplitz normal equations): the late reverberation,
     which grows with RT60 even where bigger rooms keep the direct-to-reverberant ratio."""
+    from scipy.linalg import solve_toeplitz
+    from scipy.signal import correlate
+
     x, y = np.asarray(clean, dtype=np.float64), np.asarray(reverberant, dtype=np.float64)
     lead, taps = int(lead_s * sample_rate), int((early_s + lead_s) * sample_rate)
     advanced = np.concatenate([x[lead:], np.zeros(lead)])
@@ -117,6 +119,8 @@ class Reverb(Corruption):
     def simulate(self, sample_rate: int, params: Mapping[str, Any], rng: np.random.Generator
                  ) -> tuple[np.ndarray, int]:
         """One room's RIR at ``sample_rate`` and its direct-path index (samples)."""
+        import pyroomacoustics as pra
+
         dims = np.array([rng.uniform(lo, hi) for lo, hi in zip(params["room_min_m"], params["room_max_m"])])
         source, mic = self._placement(dims, rng)
         try:

@@ -1,7 +1,8 @@
 """Audio I/O: soundfile to read, mono mix-down, torchaudio to resample.
 
 torchaudio >= 2.9 decodes through torchcodec, so serbench never calls
-``torchaudio.load``.
+``torchaudio.load``. torch, torchaudio and scipy are imported where they resample: registering the corpora
+(``serbench list``) imports this module and must not load them.
 """
 
 from __future__ import annotations
@@ -11,9 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import torch
-import torchaudio.functional as AF
-from scipy.signal import resample_poly
 
 from serbench.data.problems import UNREADABLE_HINT, require_finite
 from serbench.errors import DataError
@@ -67,8 +65,13 @@ def resample(wave: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
         return wave
     g = math.gcd(int(orig_rate), int(new_rate))
     if max(orig_rate, new_rate) // g > MAX_REDUCED_RATE:
+        from scipy.signal import resample_poly
+
         out = resample_poly(np.asarray(wave, dtype=np.float64), new_rate // g, orig_rate // g, axis=-1)
         return out.astype(np.float32)
+    import torch
+    import torchaudio.functional as AF
+
     out = AF.resample(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)), orig_rate, new_rate)
     return out.numpy()
 

@@ -13,7 +13,8 @@ below 100 % UAR.
 Layout mirrors IEMOCAP: 5 sessions x 2 speakers (one female, one male), the
 four classes angry, happy, neutral, sad, so IEMOCAP's protocols apply as is.
 Everything is a pure function of the seed; audio is generated on first use
-and cached on disk (``SERBENCH_CACHE``, default ``~/.cache/serbench``).
+and cached on disk (``SERBENCH_CACHE``, default ``~/.cache/serbench``). scipy is imported by the
+synthesiser: registering the corpus (``serbench list``) must not load it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
 
 from serbench.data.corpus import Utterance, declare_protocols
 from serbench.data.generated import GeneratedCorpus
@@ -93,6 +93,8 @@ def synthesize(
     max_seconds: float,
 ) -> np.ndarray:
     """One utterance: a sequence of voiced syllables carrying ``label``'s cues."""
+    from scipy.signal import lfilter
+
     p, s, k = PROFILES[label], SCATTER, speaker["expressive"]
     neutral = PROFILES["neutral"]
 

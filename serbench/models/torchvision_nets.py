@@ -3,14 +3,14 @@
 torchvision's definitions are reused as they are; only the input convolution
 (1 channel instead of RGB) and the head change: global average pooling and one
 linear layer instead of ImageNet's classifier (VGG's 4096-wide FC stack would
-dwarf the network on a 64-bin spectrogram).
+dwarf the network on a 64-bin spectrogram). torchvision is imported in the constructors: registering the
+models (``serbench list``) must not load it.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-from torchvision import models as tvm
 
 from serbench.models.base import SERModel
 from serbench.registry import register
@@ -26,6 +26,8 @@ class VGG16(SERModel):
 
     def __init__(self, num_classes: int = 4, in_channels: int = 1, batch_norm: bool = False) -> None:
         self.check_params(dict(num_classes=num_classes, in_channels=in_channels))
+        from torchvision import models as tvm
+
         super().__init__()
         net = (tvm.vgg16_bn if batch_norm else tvm.vgg16)(weights=None)
         first = net.features[0]
@@ -49,6 +51,8 @@ class ResNet50(SERModel):
 
     def __init__(self, num_classes: int = 4, in_channels: int = 1) -> None:
         self.check_params(dict(num_classes=num_classes, in_channels=in_channels))
+        from torchvision import models as tvm
+
         super().__init__()
         net = tvm.resnet50(weights=None)
         net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
