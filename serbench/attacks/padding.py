@@ -77,6 +77,11 @@ def masked_generate(attack, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     """``attack.generate`` on a gated model, restricted to active positions (``mask`` None: as is)."""
     if mask is None or bool(mask.all()):
         return attack.generate(model, x, y)
+    return gated_generate(attack, model, x, y, mask)
+
+
+def gated_generate(attack, model: nn.Module, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """:func:`masked_generate` for a ``mask`` the caller knows holds padding: no host sync to find out."""
     was_training = model.training
     gated = PaddingGate(model, x, mask).train(was_training)
     return restrict(x, attack.generate(gated, x, y), mask)

@@ -7,6 +7,9 @@ result; a changed parameter, component version (or its package's version) or
 data is a new cell. The data enters as the corpus's content fingerprint (never
 its path), and defaults are resolved first (the protocol is always named), so a
 cell without them has no key.
+
+How an eval cell is computed (:class:`EvalSettings`: batch sizes and precision) rides on the cell too;
+only a precision other than fp32 enters its key, since batch sizes do not change results.
 """
 
 from __future__ import annotations
@@ -112,13 +115,35 @@ class TrainCell:
         return replace(self, model=model, defense=defense)
 
 
+PRECISIONS = ("fp32", "bf16", "fp16")
+DEFAULT_PRECISION = "fp32"
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """A spec's ``evaluation`` section: rows per batch when predicting and attacking (None: chosen for the
+    device, :func:`serbench.engine.evaluate.default_batch_size`) and the autocast precision."""
+
+    batch_size: int | None = None
+    attack_batch_size: int | None = None
+    precision: str = DEFAULT_PRECISION
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """Its part of an eval cell's key: the precision where it is not fp32 (so fp32 keys stay as they were);
+        batch sizes never, as they do not change results."""
+        return {} if self.precision == DEFAULT_PRECISION else {"precision": self.precision}
+
+
 @dataclass(frozen=True)
 class EvalCell:
-    """A train cell plus a typed ``condition`` (:mod:`serbench.bench.conditions`) on a partition."""
+    """A train cell plus a typed ``condition`` (:mod:`serbench.bench.conditions`) on a partition, computed
+    with ``settings``."""
 
     train: TrainCell
     partition: str
     condition: Condition
+    settings: EvalSettings = EvalSettings()
 
     def __post_init__(self) -> None:
         if not isinstance(self.condition, Condition):
@@ -129,9 +154,10 @@ class EvalCell:
     def key(self) -> str:
         check_keyable(self.train.data)
         return content_key("eval", {"train": self.train.identity, "partition": self.partition,
-                                    "condition": self.condition.identity})
+                                    "condition": self.condition.identity, **self.settings.identity})
 
     @property
     def label(self) -> str:
-        """Short human-readable description of the condition."""
-        return self.condition.label(self.partition)
+        """Short human-readable description of the condition (and of a precision other than fp32)."""
+        label = self.condition.label(self.partition)
+        return label if not self.settings.identity else f"{label} [{self.settings.precision}]"

@@ -4,27 +4,33 @@
 adding a kind of condition is one class there and one function here. Every evaluator returns
 ``(metrics, warnings)``; :func:`evaluate` adds what every record carries (ids and targets, which
 paired tests need) and builds the record.
+
+Every evaluator honours the cell's :class:`~serbench.bench.cells.EvalSettings`: batch sizes, and a
+precision other than fp32 (autocast; the model's fp32 clean logits and shared gradients are then
+replaced by ones computed at that precision, :func:`clean_logits`). Waveforms are changed (noise mixed)
+on the model's device.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from serbench.attacks.gradients import sharing_gradients
+from serbench.attacks.gradients import GradientMemo, sharing_gradients
 from serbench.attacks.ensemble import attack_labels, robust_accuracy, robust_uar
 from serbench.bench import records
-from serbench.bench.cells import EvalCell, TrainCell
+from serbench.bench.cells import DEFAULT_PRECISION, EvalCell, TrainCell
 from serbench.bench.conditions import Attack, Clean, Condition, Corrupted, Noise, Transfer, WorstCase
 from serbench.bench.store import Store
 from serbench.bench.training import TrainedModel
 from serbench.canonical import canonical_json
 from serbench.corruptions.base import utterance_rngs
-from serbench.engine.evaluate import evaluate_attack, evaluate_predictions, predict
+from serbench.engine.evaluate import evaluate_attack, evaluate_predictions, pinned_empty, predict, to_device
 from serbench.engine.lengths import LengthGroup, scatter
 from serbench.errors import SerbenchError
 from serbench.noises.base import mix_at_snr
@@ -43,23 +49,70 @@ class EvalContext:
     source: Callable[[TrainCell], TrainedModel]
 
 
+class _AtPrecision:
+    """What a trained model's evaluation caches at a precision other than fp32 (the model caches fp32's)."""
+
+    def __init__(self) -> None:
+        self.clean_logits: dict[str, torch.Tensor] = {}
+        self.gradients = GradientMemo()  # never mixed with fp32 gradients: the memo's key has no precision
+
+
+_AT_PRECISION: weakref.WeakKeyDictionary[TrainedModel, dict[str, _AtPrecision]] = weakref.WeakKeyDictionary()
+
+
+def _at_precision(tm: TrainedModel, precision: str) -> _AtPrecision:
+    return _AT_PRECISION.setdefault(tm, {}).setdefault(precision, _AtPrecision())
+
+
+def clean_logits(tm: TrainedModel, cell: EvalCell) -> torch.Tensor:
+    """The model's logits on the cell's partition at the cell's precision (fp32: the model's own cache)."""
+    settings = cell.settings
+    if settings.precision == DEFAULT_PRECISION:
+        return tm.clean_logits(cell.partition)
+    cache = _at_precision(tm, settings.precision).clean_logits
+    if cell.partition not in cache:
+        part = tm.partitions[cell.partition]
+        logits = [predict(tm.eval_model, x, settings.batch_size, settings.precision)
+                  for x in tm.features(cell.partition)]
+        cache[cell.partition] = scatter(part.groups, logits, len(part))
+    return cache[cell.partition]
+
+
+def gradient_memo(tm: TrainedModel, cell: EvalCell) -> GradientMemo:
+    """Where the cell's attacks share input gradients: the model's memo at fp32, one per other precision."""
+    if cell.settings.precision == DEFAULT_PRECISION:
+        return tm.gradients
+    return _at_precision(tm, cell.settings.precision).gradients
+
+
 def evaluate_clean(cell: EvalCell, cond: Clean, ctx: EvalContext) -> tuple[Metrics, list[str]]:
     tm = ctx.trained
     y = tm.partitions[cell.partition].labels.to(tm.device)
-    return evaluate_predictions(y, tm.clean_logits(cell.partition), tm.corpus.labels), []
+    return evaluate_predictions(y, clean_logits(tm, cell), tm.corpus.labels), []
 
 
 def evaluate_noise(cell: EvalCell, cond: Noise, ctx: EvalContext) -> tuple[Metrics, list[str]]:
-    """Noise drawn per utterance from a generator seeded by (seed, SNR), mixed at the SNR over the speech."""
+    """Noise drawn per utterance from a generator seeded by (seed, SNR), mixed at the SNR over the speech.
+
+    The draws stay the plugin's (a numpy generator: the same noise on every device, so a noise cell's numbers
+    do not depend on where it ran); they fill pinned host memory that is copied to the model's device without
+    blocking, and the mixing and the features are computed there.
+    """
     tm = ctx.trained
     noise = registry("noises").create(cond.noise["name"], **cond.noise["params"])
     rng = np.random.default_rng([cell.train.seed, 7, int(round(cond.snr_db * 1000)) % 2**31])
 
     def noisy(g: LengthGroup, ids: list[str]) -> torch.Tensor:
-        noise_waves = torch.from_numpy(np.stack([
-            np.asarray(noise.sample(g.waves.shape[1], tm.corpus.sample_rate, rng), dtype=np.float32)
-            for _ in ids]))
-        return mix_at_snr(g.waves, noise_waves, cond.snr_db, lengths=g.lengths)  # SNR over speech
+        samples = g.waves.shape[1]
+        noise_waves = pinned_empty((len(ids), samples), torch.float32, tm.device)
+        for row in range(len(ids)):
+            drawn = np.asarray(noise.sample(samples, tm.corpus.sample_rate, rng), dtype=np.float32)
+            if drawn.shape != (samples,):
+                raise SerbenchError(f"noise {cond.noise['name']!r} returned an array of shape {drawn.shape} "
+                                    f"for {samples} samples")
+            noise_waves[row] = torch.from_numpy(drawn)
+        clean = to_device(g.waves, tm.device)
+        return mix_at_snr(clean, to_device(noise_waves, tm.device), cond.snr_db, lengths=g.lengths)  # SNR over speech
 
     return _scored_audio(cell, ctx, noisy), []
 
@@ -95,7 +148,8 @@ def _scored_features(cell: EvalCell, ctx: EvalContext, features: list[torch.Tens
     group, through the model's own normalisation."""
     tm = ctx.trained
     part = tm.partitions[cell.partition]
-    logits = [predict(tm.eval_model, tm.norm(f)) for f in features]
+    logits = [predict(tm.eval_model, tm.norm(f), cell.settings.batch_size, cell.settings.precision)
+              for f in features]
     y = part.labels.to(tm.device)
     return evaluate_predictions(y, scatter(part.groups, logits, len(part)), tm.corpus.labels)
 
@@ -121,9 +175,10 @@ def evaluate_attack_condition(cell: EvalCell, cond: Attack | Transfer, ctx: Eval
     else:
         warnings += tm.masking_checks(cell.partition, threat.domain)
     y = tm.partitions[cell.partition].labels.to(tm.device)
-    with sharing_gradients(tm.gradients):  # FGSM at several eps: one gradient per batch, not one per eps
-        metrics, _ = evaluate_attack(cond.attack["name"], attack, model, x, y, tm.clean_logits(cell.partition),
-                                     tm.corpus.labels, target=target, threat=threat)
+    with sharing_gradients(gradient_memo(tm, cell)):  # FGSM at several eps: one gradient per batch, not per eps
+        metrics, _ = evaluate_attack(cond.attack["name"], attack, model, x, y, clean_logits(tm, cell),
+                                     tm.corpus.labels, cell.settings.attack_batch_size, target=target,
+                                     threat=threat, precision=cell.settings.precision)
     if threat.domain == "feature":  # what this eps is in dB per bin, under this model's normalisation
         metrics["eps_units"] = tm.norm.eps_units(threat.eps)
     return metrics, warnings
@@ -141,7 +196,7 @@ def evaluate_worst_case(cell: EvalCell, cond: WorstCase, ctx: EvalContext) -> tu
     for condition, label in _labelled_inputs(cond):
         if label in correct:  # labels tell identities apart; a clash would merge two inputs silently
             raise SerbenchError(f"worst case: two inputs share the label {label}; rename one")
-        rec = ctx.store.read(EvalCell(cell.train, cell.partition, condition).key)
+        rec = ctx.store.read(replace(cell, condition=condition).key)  # the input at this cell's precision
         if not records.is_ok(rec) or "predictions" not in rec["metrics"]:
             raise SerbenchError(f"worst case: {condition.kind} {label} at {cond.threat} has no usable record")
         if rec["metrics"].get("ids", list(part.ids)) != list(part.ids):
@@ -186,5 +241,6 @@ def evaluate(cell: EvalCell, ctx: EvalContext, spec_name: str, env: dict[str, An
     part = ctx.trained.partitions[cell.partition]
     metrics["ids"] = list(part.ids)
     metrics["targets"] = part.labels.tolist()  # with "predictions": what paired tests (serbench compare) need
-    return records.eval_record(cell, spec_name, env, metrics=metrics, seconds=time.perf_counter() - start,
-                               warnings=warnings)
+    record = records.eval_record(cell, spec_name, env, metrics=metrics, seconds=time.perf_counter() - start,
+                                 warnings=warnings)
+    return {**record, **cell.settings.identity}  # a precision other than fp32 is named, as in the key

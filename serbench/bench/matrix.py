@@ -59,19 +59,19 @@ def eval_cells(spec: Spec, train: TrainCell, *, apply_exclude: bool = True) -> l
 
     cells = []
     for part in spec.partitions:
-        cells.append(EvalCell(train, part, Clean()))
+        cells.append(EvalCell(train, part, Clean(), spec.evaluation))
         for n in spec.noises:
             for snr in n.snr:
-                cells.append(EvalCell(train, part, Noise(n.resolved.identity(), snr)))
+                cells.append(EvalCell(train, part, Noise(n.resolved.identity(), snr), spec.evaluation))
         for c in spec.corruptions:
             for severity in c.severity:
-                cells.append(EvalCell(train, part, Corrupted(c.resolved.identity(), severity)))
+                cells.append(EvalCell(train, part, Corrupted(c.resolved.identity(), severity), spec.evaluation))
         by_threat: dict[str, tuple[dict, list[dict], list[dict]]] = {}
         for a in spec.attacks:
             for eps in a.eps:
                 threat = ThreatModel(domain=a.domain, norm=a.norm, eps=eps).as_dict()
                 attack = attack_identity(a)
-                cell = EvalCell(train, part, Attack(attack, threat))
+                cell = EvalCell(train, part, Attack(attack, threat), spec.evaluation)
                 if kept(cell):
                     cells.append(cell)
                     by_threat.setdefault(repr(sorted(threat.items())), (threat, [], []))[1].append(attack)
@@ -82,7 +82,8 @@ def eval_cells(spec: Spec, train: TrainCell, *, apply_exclude: bool = True) -> l
             for eps in t.attack.eps:
                 threat = ThreatModel(domain=t.attack.domain, norm=t.attack.norm, eps=eps).as_dict()
                 attack = attack_identity(t.attack)
-                cell = EvalCell(train, part, Transfer(source, attack, threat, (t.source_model, t.source_defense)))
+                cell = EvalCell(train, part, Transfer(source, attack, threat, (t.source_model, t.source_defense)),
+                                spec.evaluation)
                 if kept(cell):
                     cells.append(cell)
                     by_threat.setdefault(repr(sorted(threat.items())), (threat, [], []))[2].append(
@@ -90,7 +91,8 @@ def eval_cells(spec: Spec, train: TrainCell, *, apply_exclude: bool = True) -> l
         if spec.worst_case:
             for threat, attacks, transfers in by_threat.values():
                 if len(attacks) + len(transfers) > 1:
-                    cells.append(EvalCell(train, part, WorstCase(threat, tuple(attacks), tuple(transfers))))
+                    cells.append(EvalCell(train, part, WorstCase(threat, tuple(attacks), tuple(transfers)),
+                                           spec.evaluation))
     return [c for c in cells if kept(c)]
 
 def excluded_by(spec: Spec, cell: EvalCell) -> int | None:

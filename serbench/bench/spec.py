@@ -24,7 +24,11 @@ five). ``normalization`` (default ``natural-log``; or ``standardize``,
 ``minmax-active``, legacy ``minmax``; a name or ``{name, <params>}``) scales the
 features and so decides what a feature-domain eps means in dB
 (:mod:`serbench.normalization`). ``training.fit_on: train+valid`` fits Ren et
-al.'s final models.
+al.'s final models. ``evaluation: {batch_size, attack_batch_size, precision}``
+sets rows per batch when predicting and attacking (default: chosen for the
+device; results do not depend on them) and ``precision`` (``fp32``, or ``bf16``
+/ ``fp16`` autocast, which enters every eval cell's key; budgets are still
+checked in fp32).
 
 An axis item is a name or ``{name, params}``. Every component is resolved
 (plugins loaded) while the spec is read, so a bad name fails before any
@@ -48,7 +52,7 @@ from serbench.bench.axes import (  # noqa: F401 - the spec's public names
     dataset_identity,
     unknown_protocol,
 )
-from serbench.bench.cells import EvalCell, FrontendPart, TrainCell
+from serbench.bench.cells import EvalCell, EvalSettings, FrontendPart, TrainCell
 from serbench.bench.spec_files import read_spec_mapping
 from serbench.engine.schedules import Schedule
 from serbench.features import FrontendConfig
@@ -79,6 +83,7 @@ class Spec:
     exclude: list[dict[str, Any]] = field(default_factory=list)
     source: dict[str, Any] = field(default_factory=dict)  # the mapping it was parsed from (includes merged)
     notes: list[str] = field(default_factory=list)  # what the reader skipped, e.g. glob matches
+    evaluation: EvalSettings = field(default_factory=EvalSettings)  # batch sizes and precision of eval cells
 
     @classmethod
     def reparse(cls, source: dict[str, Any], path: str) -> "Spec":
@@ -137,6 +142,7 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
     noises = sections.read_noises(r, data, notes)
     corruptions = sections.read_corruptions(r, data, notes)
     exclude = sections.read_exclude(r, data)
+    evaluation = sections.read_evaluation(r, data)
     for d in datasets:  # a fold listed twice would be trained and counted twice
         r.unique([(f"{d.where}.folds[{j}]", f) for j, f in enumerate(d.folds or ())], "fold")
     r.unique([(d.where, (dataset_identity(d.resolved), d.protocol)) for d in datasets], "dataset")
@@ -145,5 +151,5 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
         seconds=seconds, training=training, models=models, defenses=defenses, seeds=seeds, partitions=partitions,
         attacks=attacks, noises=noises, corruptions=corruptions, description=str(data.get("description", "")),
         worst_case=worst_case, transfer=transfer, segments=segments, exclude=exclude, source=data, notes=notes,
-        normalization=norm,
+        normalization=norm, evaluation=evaluation,
     )

@@ -23,6 +23,7 @@ from serbench.bench.axes import (
     attack_identity,
     unknown_protocol,
 )
+from serbench.bench.cells import DEFAULT_PRECISION, PRECISIONS, EvalSettings
 from serbench.bench.identity import EXCLUDE_FIELDS
 from serbench.data.corpus import declared_protocols
 from serbench.data.segments import WINDOW as SEGMENT_WINDOW
@@ -35,7 +36,7 @@ from serbench.suggest import did_you_mean
 
 TOP_LEVEL = {
     "name", "description", "dataset", "datasets", "frontend", "training", "models", "defenses", "seeds",
-    "attacks", "noises", "corruptions", "partitions", "worst_case", "transfer", "exclude", "include",
+    "attacks", "noises", "corruptions", "partitions", "worst_case", "transfer", "exclude", "include", "evaluation",
 }
 GLOB_CHARS = set("*?[")
 PARTITIONS = ("valid", "test")
@@ -488,3 +489,25 @@ def read_exclude(r: SpecReader, data: dict[str, Any]) -> list[dict[str, Any]]:
                     raise r.fail(f"exclude[{i}].{key}", f"expected a name, number or list of them, got {v!r}")
         exclude.append(dict(rule))
     return exclude
+
+
+def read_evaluation(r: SpecReader, data: dict[str, Any]) -> EvalSettings:
+    """``evaluation``: ``batch_size`` and ``attack_batch_size`` (positive integers; default chosen for the
+    device) and ``precision`` (fp32, bf16 or fp16 autocast; default fp32)."""
+    raw = dict(r.mapping(data.get("evaluation", {}) or {}, "evaluation"))
+    allowed = {"batch_size", "attack_batch_size", "precision"}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise r.fail(f"evaluation.{unknown[0]}", r.unknown_key(unknown[0], allowed))
+    sizes = {}
+    for key in ("batch_size", "attack_batch_size"):
+        if raw.get(key) is not None:
+            sizes[key] = r.integer(raw[key], f"evaluation.{key}")
+            if sizes[key] < 1:
+                raise r.fail(f"evaluation.{key}", f"must be a positive number of rows, got {sizes[key]}")
+    precision = raw.get("precision", DEFAULT_PRECISION)
+    if precision not in PRECISIONS:
+        raise r.fail("evaluation.precision", f"unknown precision {precision!r}"
+                                             f"{did_you_mean(str(precision), PRECISIONS)} (use one of "
+                                             f"{', '.join(PRECISIONS)})")
+    return EvalSettings(**sizes, precision=precision)

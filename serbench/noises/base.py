@@ -30,16 +30,20 @@ def mix_at_snr(clean: torch.Tensor, noise: torch.Tensor, snr_db: float,
     first ``lengths`` samples only, and the padding after them stays silent: the SNR is the one
     over the utterance, not over the padded window (zero padding would otherwise dilute the speech
     power and put noise where there is no speech).
+
+    The mixing runs on ``clean``'s device (``noise`` is moved there if it is not); ``lengths`` are checked
+    where they are given (on the host, usually: no device sync) before they are moved.
     """
     if clean.shape != noise.shape:
         raise SerbenchError(f"noise mixing: clean {tuple(clean.shape)} and noise {tuple(noise.shape)} differ")
     snr = torch.full(clean.shape[:-1], float(snr_db), dtype=clean.dtype, device=clean.device)
-    noise = noise.to(clean.dtype)
+    noise = noise.to(device=clean.device, dtype=clean.dtype)
     if lengths is None:
         return AF.add_noise(clean, noise, snr)
-    lengths = torch.as_tensor(lengths, device=clean.device, dtype=torch.long)
+    lengths = torch.as_tensor(lengths, dtype=torch.long)
     if lengths.shape != clean.shape[:-1] or bool((lengths < 1).any()) or bool((lengths > clean.shape[-1]).any()):
         raise SerbenchError(f"noise mixing: lengths {tuple(lengths.shape)} must hold one count in 1.."
                             f"{clean.shape[-1]} per row of clean {tuple(clean.shape)}")
+    lengths = lengths.to(clean.device, non_blocking=True)
     active = torch.arange(clean.shape[-1], device=clean.device) < lengths.unsqueeze(-1)
     return AF.add_noise(clean, noise * active, snr, lengths)
