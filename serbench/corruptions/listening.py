@@ -2,7 +2,8 @@
 what "severity 3" means before trusting a number about it.
 
 Writes ``<name>-s<severity>-<utterance>.flac`` (16-bit FLAC: lossless, half a WAV's size, played by every
-current browser; each at most ``seconds`` long) beside the clean originals and an ``index.html`` of ``<audio>`` players, one row per corruption, one column per severity.
+current browser; each at most ``seconds`` long) beside the clean originals and an ``index.html`` of
+``<audio>`` players, one row per corruption, one column per severity.
 The audio is made exactly as an evaluation makes it (the same per-utterance generators, seed 0), so what
 is heard is what the models were scored on.
 """
