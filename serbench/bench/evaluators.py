@@ -6,25 +6,23 @@ adding a kind of condition is one class there and one function here. Every evalu
 paired tests need) and builds the record.
 
 Every evaluator honours the cell's :class:`~serbench.bench.cells.EvalSettings`: batch sizes, and a
-precision other than fp32 (autocast; the model's fp32 clean logits and shared gradients are then
-replaced by ones computed at that precision, :func:`clean_logits`). Waveforms are changed (noise mixed)
-on the model's device.
+precision other than fp32 (autocast; the model keeps clean logits and shared gradients per precision).
+Waveforms are changed (noise mixed) on the model's device.
 """
 
 from __future__ import annotations
 
 import time
-import weakref
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from serbench.attacks.gradients import GradientMemo, sharing_gradients
+from serbench.attacks.gradients import sharing_gradients
 from serbench.attacks.ensemble import attack_labels, robust_accuracy, robust_uar
 from serbench.bench import records
-from serbench.bench.cells import DEFAULT_PRECISION, EvalCell, TrainCell
+from serbench.bench.cells import EvalCell, TrainCell
 from serbench.bench.conditions import Attack, Clean, Condition, Corrupted, Noise, Transfer, WorstCase
 from serbench.bench.store import Store
 from serbench.bench.training import TrainedModel
@@ -49,40 +47,9 @@ class EvalContext:
     source: Callable[[TrainCell], TrainedModel]
 
 
-class _AtPrecision:
-    """What a trained model's evaluation caches at a precision other than fp32 (the model caches fp32's)."""
-
-    def __init__(self) -> None:
-        self.clean_logits: dict[str, torch.Tensor] = {}
-        self.gradients = GradientMemo()  # never mixed with fp32 gradients: the memo's key has no precision
-
-
-_AT_PRECISION: weakref.WeakKeyDictionary[TrainedModel, dict[str, _AtPrecision]] = weakref.WeakKeyDictionary()
-
-
-def _at_precision(tm: TrainedModel, precision: str) -> _AtPrecision:
-    return _AT_PRECISION.setdefault(tm, {}).setdefault(precision, _AtPrecision())
-
-
 def clean_logits(tm: TrainedModel, cell: EvalCell) -> torch.Tensor:
-    """The model's logits on the cell's partition at the cell's precision (fp32: the model's own cache)."""
-    settings = cell.settings
-    if settings.precision == DEFAULT_PRECISION:
-        return tm.clean_logits(cell.partition)
-    cache = _at_precision(tm, settings.precision).clean_logits
-    if cell.partition not in cache:
-        part = tm.partitions[cell.partition]
-        logits = [predict(tm.eval_model, x, settings.batch_size, settings.precision)
-                  for x in tm.features(cell.partition)]
-        cache[cell.partition] = scatter(part.groups, logits, len(part))
-    return cache[cell.partition]
-
-
-def gradient_memo(tm: TrainedModel, cell: EvalCell) -> GradientMemo:
-    """Where the cell's attacks share input gradients: the model's memo at fp32, one per other precision."""
-    if cell.settings.precision == DEFAULT_PRECISION:
-        return tm.gradients
-    return _at_precision(tm, cell.settings.precision).gradients
+    """The model's logits on the cell's partition at the cell's precision."""
+    return tm.clean_logits(cell.partition, cell.settings.precision, cell.settings.batch_size)
 
 
 def evaluate_clean(cell: EvalCell, cond: Clean, ctx: EvalContext) -> tuple[Metrics, list[str]]:
@@ -175,7 +142,8 @@ def evaluate_attack_condition(cell: EvalCell, cond: Attack | Transfer, ctx: Eval
     else:
         warnings += tm.masking_checks(cell.partition, threat.domain)
     y = tm.partitions[cell.partition].labels.to(tm.device)
-    with sharing_gradients(gradient_memo(tm, cell)):  # FGSM at several eps: one gradient per batch, not per eps
+    # FGSM at several eps: one gradient per batch, not one per eps
+    with sharing_gradients(tm.gradients(cell.settings.precision)):
         metrics, _ = evaluate_attack(cond.attack["name"], attack, model, x, y, clean_logits(tm, cell),
                                      tm.corpus.labels, cell.settings.attack_batch_size, target=target,
                                      threat=threat, precision=cell.settings.precision)

@@ -19,7 +19,7 @@ from serbench.attacks.base import ThreatModel, input_gradient
 from serbench.attacks.gradients import GradientMemo
 from serbench.attacks.padding import sample_mask
 from serbench.bench import records
-from serbench.bench.cells import FrontendPart, TrainCell
+from serbench.bench.cells import DEFAULT_PRECISION, FrontendPart, TrainCell
 from serbench.bench.environment import seed_everything
 from serbench.bench.folds import FoldData
 from serbench.bench.store import Store, checkpoint_record
@@ -53,9 +53,9 @@ class TrainedModel:
         self.eval_model = data.policy.eval_model(model).to(self.device).eval()
         self.pipeline = FeaturePipeline(self.frontend, norm, self.eval_model).to(self.device).eval()
         self._features: dict[str, list[torch.Tensor]] = {}
-        self._clean_logits: dict[str, torch.Tensor] = {}
+        self._clean_logits: dict[tuple[str, str], torch.Tensor] = {}
         self._checks: dict[tuple[str, str], list[str]] = {}
-        self.gradients = GradientMemo()  # input gradients that several attack cells of this model share
+        self._gradients: dict[str, GradientMemo] = {}
 
     def threat(self, threat: dict[str, Any]) -> ThreatModel:
         """A cell's threat model inside this model's input domain (feature bounds: its normalisation's)."""
@@ -89,12 +89,20 @@ class TrainedModel:
             self._features[part] = [self.norm(f) for f in self.data.raw_features(part)]
         return self._features[part]
 
-    def clean_logits(self, part: str) -> torch.Tensor:
-        if part not in self._clean_logits:
+    def clean_logits(self, part: str, precision: str = DEFAULT_PRECISION, batch_size: int | None = None
+                     ) -> torch.Tensor:
+        """Logits on ``part`` at ``precision`` (autocast below fp32), computed once per partition and precision
+        (``batch_size`` does not change them)."""
+        if (part, precision) not in self._clean_logits:
             groups = self.partitions[part].groups
-            logits = [predict(self.eval_model, x) for x in self.features(part)]
-            self._clean_logits[part] = scatter(groups, logits, len(self.partitions[part]))
-        return self._clean_logits[part]
+            logits = [predict(self.eval_model, x, batch_size, precision) for x in self.features(part)]
+            self._clean_logits[(part, precision)] = scatter(groups, logits, len(self.partitions[part]))
+        return self._clean_logits[(part, precision)]
+
+    def gradients(self, precision: str = DEFAULT_PRECISION) -> GradientMemo:
+        """Input gradients that several attack cells of this model share, one memo per precision (a memo's
+        key has no precision, so gradients of two precisions never mix)."""
+        return self._gradients.setdefault(precision, GradientMemo())
 
 
 class _Incompatible(Exception):
