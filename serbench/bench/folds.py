@@ -84,15 +84,7 @@ class FoldData:
     def raw_features(self, part: str) -> list[torch.Tensor]:
         """Unscaled (dB) features of ``part``, one tensor per length group."""
         if part not in self._features:
-            out = []
-            partition = self.partitions[part]
-            for g in partition.groups:
-                ids = [partition.ids[i] for i in g.index.tolist()]
-                key = feature_key(self.corpus, ids, self.frontend.config.as_dict(),
-                                  {"policy": "pad_or_crop", "samples": g.waves.shape[1]})
-                compute = lambda g=g: self.features_of(g.waves).cpu()  # noqa: E731
-                out.append(self.cache.get_or_compute(key, compute).to(self.device))
-            self._features[part] = out
+            self._features[part] = self._cached_features(part, lambda g, ids: g.waves, {})
         return self._features[part]
 
     def changed_features(self, part: str, change: Callable[[LengthGroup, list[str]], torch.Tensor],
@@ -102,13 +94,19 @@ class FoldData:
         corruption's audio does not depend on the model scoring it). ``tag`` must name everything the change
         depends on besides the utterances (the corruption's identity, severity and seed), and ``change`` must
         give an utterance the same audio whatever group it is in."""
+        return self._cached_features(part, change, {"changed": tag})
+
+    def _cached_features(self, part: str, audio: Callable[[LengthGroup, list[str]], torch.Tensor],
+                         tag: dict[str, Any]) -> list[torch.Tensor]:
+        """Per length group of ``part``: the features of ``audio(group, ids)``, from the disk cache under the
+        group's key plus ``tag`` (computed and saved on a miss)."""
         out = []
         partition = self.partitions[part]
         for g in partition.groups:
             ids = [partition.ids[i] for i in g.index.tolist()]
             key = feature_key(self.corpus, ids, self.frontend.config.as_dict(),
-                              {"policy": "pad_or_crop", "samples": g.waves.shape[1], "changed": tag})
-            compute = lambda g=g, ids=ids: self.features_of(change(g, ids)).cpu()  # noqa: E731
+                              {"policy": "pad_or_crop", "samples": g.waves.shape[1], **tag})
+            compute = lambda g=g, ids=ids: self.features_of(audio(g, ids)).cpu()  # noqa: E731
             out.append(self.cache.get_or_compute(key, compute).to(self.device))
         return out
 
