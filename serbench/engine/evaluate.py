@@ -21,6 +21,7 @@ from torch import nn
 from serbench.attacks.base import Attack, ThreatModel
 from serbench.attacks.budget import BudgetLedger
 from serbench.attacks.padding import gated_generate
+from serbench.attacks.report import merge_reports
 from serbench.engine.metrics import classification_metrics, success_rate
 from serbench.errors import SerbenchError
 
@@ -93,12 +94,15 @@ def pinned_empty(shape: tuple[int, ...], dtype: torch.dtype, device: torch.devic
     return torch.empty(shape, dtype=dtype, pin_memory=torch.device(device).type != "cpu")
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int | None = None,
             precision: str = "fp32") -> torch.Tensor:
     """Logits for every row of ``x`` in eval mode (float32), under ``precision``'s autocast.
 
-    ``batch_size`` None: :func:`default_batch_size` for ``x``'s device.
+    ``batch_size`` None: :func:`default_batch_size` for ``x``'s device. Runs under ``inference_mode``
+    (no view or version tracking): the logits are inference tensors, fine for argmax, metrics and memos,
+    never for autograd. ``x`` is only read, so cached inputs an attack later differentiates stay normal
+    tensors; make those outside this function.
     """
     batch_size = batch_size or default_batch_size("predict", x)
     was_training = model.training
@@ -160,6 +164,7 @@ def evaluate_attack(
     groups = [(torch.arange(len(x)), x, None)] if isinstance(x, torch.Tensor) else [(*g, None)[:3] for g in x]
     pred_t = torch.full((len(y),), -1, dtype=torch.long, device=y.device)
     ledger = BudgetLedger(name, threat)
+    reports: list[tuple[torch.Tensor, dict[str, Any]]] = []  # what the attack says of each batch (last_report)
     start = time.perf_counter()
     for index, xg, mask in groups:
         size = batch_size or default_batch_size("attack", xg)
@@ -169,13 +174,17 @@ def evaluate_attack(
         mask = None if mask is None else to_device(mask, xg.device)
         for b, i in enumerate(range(0, len(xg), size)):
             xb, yb = xg[i : i + size], yg[i : i + size]
+            if hasattr(attack, "last_report"):
+                attack.last_report = None  # a batch's report is the one its own generate call sets
             with autocast(xb.device, precision):
                 x_adv = gated_generate(attack, model, xb, yb, mask[i : i + size]) if padded[b] \
                     else attack.generate(model, xb, yb)
             if x_adv.dtype != xb.dtype and x_adv.is_floating_point():
                 x_adv = x_adv.to(xb.dtype)  # checked, and scored, in the inputs' precision
             ledger.add(xb, x_adv)
-            with torch.no_grad(), autocast(xb.device, precision):
+            if getattr(attack, "last_report", None) is not None:
+                reports.append((torch.as_tensor(index)[i : i + size], attack.last_report))
+            with torch.inference_mode(), autocast(xb.device, precision):  # scored only, never differentiated
                 logits = target(x_adv).float()
             check_logits(logits, len(xb), labels)
             pred_t[rows_g[i : i + size]] = logits.argmax(1).to(pred_t.device)
@@ -199,6 +208,8 @@ def evaluate_attack(
         },
         "seconds_per_utterance": seconds / max(1, len(y)),
     })
+    if reports:  # e.g. queries a score-based attack used, which member of an ensemble flipped each utterance
+        metrics["attack_report"] = merge_reports(name, [(rows.tolist(), r) for rows, r in reports], len(y))
     return metrics, pred == y_np
 
 

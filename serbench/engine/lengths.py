@@ -83,7 +83,8 @@ class SegmentedClassifier(nn.Module):
                              f"hop {self.hop}")
         windows, utterance = segment(x, self.window, self.hop)
         posteriors = torch.softmax(self.model(windows).float(), dim=-1)
-        return torch.log(mean_posteriors(posteriors, utterance, x.shape[0]).clamp_min(1e-12))
+        each = len(windows) // x.shape[0]  # on the grid, every utterance has the same windows: nothing to check
+        return torch.log(mean_posteriors(posteriors, utterance, windows_each=each).clamp_min(1e-12))
 
 
 class PadOrCrop:

@@ -86,6 +86,24 @@ def _check_mask(mask: torch.Tensor | None, x_train: torch.Tensor) -> torch.Tenso
     return mask.to(device=x_train.device, dtype=torch.bool)
 
 
+def shuffle_generator(gen: torch.Generator, device: torch.device, seed: int) -> torch.Generator:
+    """The generator the batch order is drawn from, on the training device.
+
+    On the CPU it is ``gen`` itself, the one every :class:`TrainBatch` carries, so the batch order, and
+    any draw a defense makes from ``gen`` between two shuffles, are exactly those of a CPU run before
+    shuffles moved to the device. Elsewhere a generator on ``device`` seeded with ``seed``: the order is
+    drawn where it is used, with no host copy per step; defenses keep the CPU ``gen`` (the built-in ones
+    only read its seed), which no longer advances with the shuffles.
+    """
+    return gen if device.type == "cpu" else torch.Generator(device=device).manual_seed(seed)
+
+
+def mean_loss(losses: list[torch.Tensor]) -> float:
+    """The mean of a period's step losses, read from the device in one copy: the float64 mean of the
+    same values ``float(loss)`` would have read one sync per step."""
+    return float(np.mean(torch.stack(losses).cpu().double().numpy()))
+
+
 def _autocast(device: torch.device):
     return torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
 
@@ -125,10 +143,16 @@ def train(
     ``bounds`` (the fitted normalisation's scaled feature range) and ``mask`` ((N, T) bool, True on
     each training row's active frames, any device) reach the defense in every :class:`TrainBatch`, so
     adversarial objectives craft examples inside the real feature domain and leave padding clean.
+
+    A step reads nothing back to the host: the batch order is drawn on the training device
+    (:func:`shuffle_generator`) and step losses stay there until a history entry reads their mean
+    (:func:`mean_loss`), so an accelerator runs steps back to back. On the CPU every number is the same
+    as when each step read its loss.
     """
     device = x_train.device
     mask = _check_mask(mask, x_train)
     gen = torch.Generator(device="cpu").manual_seed(seed)
+    shuffles = shuffle_generator(gen, device, seed)
     opt = torch.optim.Adam(model.parameters(), lr=sched.lr, weight_decay=sched.weight_decay)
     n = len(x_train)
     steps_per_epoch = math.ceil(n / sched.batch_size)
@@ -139,12 +163,12 @@ def train(
     best: tuple[float | None, int, dict[str, torch.Tensor]] = (-1.0, 0, {})
     since_best, since_decay, history = 0, 0, []
     start = time.perf_counter()
-    order = torch.randperm(n, generator=gen)
-    pos, it, losses = 0, 0, []
+    order = torch.randperm(n, generator=shuffles, device=device)
+    pos, it, losses = 0, 0, []  # losses: this evaluation period's step losses, still on the device
     while it < total:
         if pos >= n:
-            order, pos = torch.randperm(n, generator=gen), 0
-        idx = order[pos : pos + sched.batch_size].to(device)
+            order, pos = torch.randperm(n, generator=shuffles, device=device), 0
+        idx = order[pos : pos + sched.batch_size]
         pos += sched.batch_size
         model.train()
         with _autocast(device):
@@ -153,14 +177,14 @@ def train(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        losses.append(float(loss.detach()))
+        losses.append(loss.detach())  # read once per history entry (mean_loss), not synced every step
         it += 1
         if sched.lr_decay != 1.0 and sched.lr_step and it % sched.lr_step == 0:
             for g in opt.param_groups:
                 g["lr"] *= sched.lr_decay
         if not selecting:
             if it == total or it % eval_every == 0:
-                history.append({"iteration": it, "loss": float(np.mean(losses)), "lr": opt.param_groups[0]["lr"],
+                history.append({"iteration": it, "loss": mean_loss(losses), "lr": opt.param_groups[0]["lr"],
                                 "defended_updates": defense.defended_updates(it)})
                 losses = []
                 if progress:
@@ -178,7 +202,7 @@ def train(
             preds = logits.argmax(1).cpu().numpy()
             valid_uar = uar(confusion(y_valid.cpu().numpy(), preds, num_classes))
             defended = defense.defended_updates(it)
-            history.append({"iteration": it, "loss": float(np.mean(losses)), "valid_uar": valid_uar,
+            history.append({"iteration": it, "loss": mean_loss(losses), "valid_uar": valid_uar,
                             "lr": opt.param_groups[0]["lr"], "defended_updates": defended})
             losses = []
             if defended < 1:
