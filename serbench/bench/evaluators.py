@@ -7,7 +7,8 @@ paired tests need) and builds the record.
 
 Every evaluator honours the cell's :class:`~serbench.bench.cells.EvalSettings`: batch sizes, and a
 precision other than fp32 (autocast; the model keeps clean logits and shared gradients per precision).
-Waveforms are changed (noise mixed) on the model's device.
+Waveforms are changed (noise mixed) on the model's device. Features reach the model in its memory format
+(:meth:`TrainedModel.inputs`); a transfer's source model runs in its own cell's format.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def _scored_features(cell: EvalCell, ctx: EvalContext, features: list[torch.Tens
     group, through the model's own normalisation."""
     tm = ctx.trained
     part = tm.partitions[cell.partition]
-    logits = [predict(tm.eval_model, tm.norm(f), cell.settings.batch_size, cell.settings.precision)
+    logits = [predict(tm.eval_model, tm.inputs(tm.norm(f)), cell.settings.batch_size, cell.settings.precision)
               for f in features]
     y = part.labels.to(tm.device)
     return evaluate_predictions(y, scatter(part.groups, logits, len(part)), tm.corpus.labels)

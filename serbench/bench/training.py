@@ -28,6 +28,7 @@ from serbench.data.feature_cache import FeatureCache
 from serbench.defenses.base import Defense
 from serbench.engine.data import load_waves
 from serbench.engine.evaluate import predict
+from serbench.engine.layout import CONTIGUOUS, apply_to_model, as_input
 from serbench.engine.lengths import PadOrCrop, group_waves, scatter
 from serbench.engine.train import train
 from serbench.errors import SerbenchError
@@ -43,11 +44,13 @@ class TrainedModel:
     """A trained model with the front end and normalisation it was trained behind, plus the fold's data.
 
     ``eval_model`` is what every evaluation and attack sees: the model itself under pad/crop, the
-    window-averaging :class:`SegmentedClassifier` around it under Latif et al.'s segments.
+    window-averaging :class:`SegmentedClassifier` around it under Latif et al.'s segments. The model is in
+    the cell's ``memory_format`` (:mod:`serbench.engine.layout`), and so is every 4-D input it is given here.
     """
 
-    def __init__(self, data: FoldData, model: torch.nn.Module, norm: Normalization) -> None:
-        self.data, self.model, self.norm = data, model, norm
+    def __init__(self, data: FoldData, model: torch.nn.Module, norm: Normalization,
+                 memory_format: str = CONTIGUOUS) -> None:
+        self.data, self.model, self.norm, self.memory_format = data, model, norm, memory_format
         self.corpus, self.frontend, self.device = data.corpus, data.frontend, data.device
         self.partitions = data.partitions
         self.eval_model = data.policy.eval_model(model).to(self.device).eval()
@@ -86,8 +89,12 @@ class TrainedModel:
     def features(self, part: str) -> list[torch.Tensor]:
         """Scaled features of ``part`` per length group: the model's inputs."""
         if part not in self._features:
-            self._features[part] = [self.norm(f) for f in self.data.raw_features(part)]
+            self._features[part] = [self.inputs(self.norm(f)) for f in self.data.raw_features(part)]
         return self._features[part]
+
+    def inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Scaled features ``x`` laid out as the model is (same values, same logical order)."""
+        return as_input(x, self.memory_format)
 
     def clean_logits(self, part: str, precision: str = DEFAULT_PRECISION, batch_size: int | None = None
                      ) -> torch.Tensor:
@@ -131,13 +138,15 @@ class ModelBuilder:
             model, loaded = self._create(tc, corpus, probe), None
         model, norm = loaded if loaded is not None else self._fit(tc, data, model, env)
         model.eval()
-        return TrainedModel(data, model, norm.to(self.device))
+        return TrainedModel(data, model, norm.to(self.device), tc.memory_format)
 
     # -- creating and loading ------------------------------------------------------
     def _create(self, tc: TrainCell, corpus: Corpus, probe: torch.Tensor) -> torch.nn.Module:
-        """A fresh model, seeded by the cell: the same initial weights on every run."""
+        """A fresh model, seeded by the cell: the same initial weights on every run, on the device and in the
+        cell's memory format (a checkpoint loaded into it keeps that format: loading copies values)."""
         seed_everything(tc.seed)
         created = tc.model.info.factory(**{**tc.model.params, "num_classes": len(corpus.labels)}).to(self.device)
+        apply_to_model(created, tc.memory_format)
         check_logits(created, tc.model.requested, probe, corpus, "as created")
         return created
 
@@ -176,8 +185,10 @@ class ModelBuilder:
                                                        [m for p in fit_parts for m in data.masks(p)])
         defense = tc.defense.create()
         x_train, y_train, m_train, n_train = self._training_set(defense, data, norm, fit_parts, tc.seed)
+        x_train = as_input(x_train, tc.memory_format)  # batches indexed from it keep its layout
         valid = data.partitions["valid"]
-        x_valid, valid_logits = self._validation(data, norm) if sched.selects_on_valid else (None, None)
+        x_valid, valid_logits = self._validation(data, norm, tc.memory_format) if sched.selects_on_valid \
+            else (None, None)
         label = f"train {tc.model.requested} + {tc.defense.requested} (fold {data.fold.name}, seed {tc.seed})"
         self.progress("train_start", {"label": label, "total": 0})
         result = train(
@@ -192,7 +203,8 @@ class ModelBuilder:
             timings={**result.summary(), "adversarial_batches": defense.adversarial_batches},
             history=result.history,
             data=data.describe() | {"fit_on": sched.fit_on, "train_expanded": n_train, "train_inputs": len(x_train),
-                                    "length": data.policy.describe(), "normalization": norm.describe()})
+                                    "length": data.policy.describe(), "normalization": norm.describe(),
+                                    "memory_format": tc.memory_format})
         # The record travels inside the checkpoint: a run killed before the record's own write, or a
         # record damaged later, gets it back from there without training again.
         self.store.save_checkpoint(tc.key, {"model": result.state_dict, "scaler": norm.state()}, record=train_record)
@@ -221,13 +233,14 @@ class ModelBuilder:
                 torch.cat([m for _, _, m in inputs]), sum(len(g.index) for g in groups))
 
     @staticmethod
-    def _validation(data: FoldData, norm: Normalization):
+    def _validation(data: FoldData, norm: Normalization, memory_format: str = CONTIGUOUS):
         """What selection scores: the scaled validation inputs (pad/crop), or a function giving the
-        validation logits of a model (segments: mean posterior over each utterance's windows)."""
+        validation logits of a model (segments: mean posterior over each utterance's windows), in the model's
+        memory format."""
         if isinstance(data.policy, PadOrCrop):
-            return norm(data.raw_features("valid")[0]), None
+            return as_input(norm(data.raw_features("valid")[0]), memory_format), None
         valid = data.partitions["valid"]
-        groups = [norm(f) for f in data.raw_features("valid")]
+        groups = [as_input(norm(f), memory_format) for f in data.raw_features("valid")]
 
         def valid_logits(m: torch.nn.Module) -> torch.Tensor:
             seg = data.policy.eval_model(m)

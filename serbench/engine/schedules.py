@@ -17,6 +17,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from serbench.engine.layout import AUTO, check_memory_format
 from serbench.errors import SerbenchError
 
 
@@ -41,9 +42,13 @@ class Schedule:
     weight_decay: float = 0.0
     # Data the model is fitted on: "train" (select on valid) or "train+valid" (fixed budget, last weights).
     fit_on: str = "train"
+    # Memory format of the model and its 4-D inputs (serbench.engine.layout): auto, channels_last or contiguous.
+    # A request: only what it resolves to for the cell's model and device enters the key (TrainCell.memory_format).
+    memory_format: str = AUTO
 
     def __post_init__(self) -> None:
         _check_fields(self)
+        check_memory_format(self.memory_format)
         if self.fit_on not in FIT_ON:
             raise SerbenchError(f"training.fit_on: unknown value {self.fit_on!r}; use {' or '.join(FIT_ON)}")
         if self.fit_on == "train+valid" and (self.iterations <= 0 and self.max_epochs <= 0):
