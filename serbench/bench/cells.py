@@ -9,7 +9,9 @@ its path), and defaults are resolved first (the protocol is always named), so a
 cell without them has no key.
 
 How an eval cell is computed (:class:`EvalSettings`: batch sizes and precision) rides on the cell too;
-only a precision other than fp32 enters its key, since batch sizes do not change results.
+only a precision other than fp32 enters its key, since batch sizes do not change results. Likewise a train
+cell's memory format (``training.memory_format`` resolved for its model and device,
+:mod:`serbench.engine.layout`) enters its key only where it is not contiguous.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from serbench.bench.axes import dataset_identity
 from serbench.bench.conditions import Condition, Transfer
 from serbench.canonical import canonical_json
+from serbench.engine.layout import AUTO, CONTIGUOUS, resolve_memory_format
 from serbench.errors import SerbenchError
 
 if TYPE_CHECKING:  # annotations only: reading records (the leaderboard) must not import torch
@@ -85,6 +88,10 @@ class FrontendPart:
 class TrainCell:
     """Everything that determines a trained model, as typed parts; :attr:`identity` is what its key hashes.
 
+    ``device`` is the type of device the model runs on (``cpu``, ``cuda``; set by the runner that plans the
+    cell): it resolves ``training.memory_format: auto`` and enters the key only through :attr:`memory_format`.
+    A cell planned without one runs contiguous unless its spec names a format.
+
     Its key is computed once (a cell is immutable; a run asks for it many times); its identity is built afresh
     on each call, since records embed it and a caller may change its copy."""
 
@@ -94,11 +101,32 @@ class TrainCell:
     frontend: FrontendPart
     training: Schedule
     seed: int
+    device: str | None = None
+    cpu_kernels: str | None = None  # "native": planned with SERBENCH_CPU_KERNELS=native (cpu_kernels_key)
+
+    @property
+    def memory_format(self) -> str:
+        """``channels_last`` or ``contiguous``: what the model and its 4-D inputs use (the same in every process:
+        a fixed rule, :func:`serbench.engine.layout.resolve_memory_format`)."""
+        requested = self.training.memory_format
+        if requested == AUTO and self.device is None:
+            return CONTIGUOUS
+        return resolve_memory_format(requested, self.device, self.model.info.name)
 
     @property
     def identity(self) -> dict[str, Any]:
+        """Its part of the key; ``training`` names the resolved memory format only where it is not contiguous
+        (so contiguous keys stay as they were), never the requested one (``auto`` means different formats on
+        different devices), and ``cpu_kernels: native`` for a CPU cell planned to run with each CPU's own
+        kernels (set by the runner from :func:`serbench.bench.environment.cpu_kernels_key`; portable kernels
+        leave the key as it was)."""
+        training = {k: v for k, v in self.training.as_dict().items() if k != "memory_format"}
+        if self.memory_format != CONTIGUOUS:
+            training["memory_format"] = self.memory_format
+        if self.cpu_kernels is not None:
+            training["cpu_kernels"] = self.cpu_kernels
         return {"dataset": self.data.identity, "model": self.model.identity(), "defense": self.defense.identity(),
-                "frontend": self.frontend.identity, "training": self.training.as_dict(), "seed": self.seed}
+                "frontend": self.frontend.identity, "training": training, "seed": self.seed}
 
     @cached_property
     def key(self) -> str:
@@ -106,8 +134,8 @@ class TrainCell:
         return content_key("train", self.identity)
 
     def source_of(self, transfer: Transfer) -> "TrainCell":
-        """The cell a transfer attack is crafted on: this one's data, front end, schedule and seed with the
-        transfer's source model and defense."""
+        """The cell a transfer attack is crafted on: this one's data, front end, schedule, seed and device with the
+        transfer's source model and defense (its memory format resolved for the source model)."""
         if transfer.source_parts is None:
             raise SerbenchError("a transfer condition read back from a record names no source components; "
                                 "evaluate transfers from a spec's cells")

@@ -16,13 +16,13 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from serbench.bench import records
 from serbench.bench.cells import EvalCell, TrainCell
 from serbench.bench.cross_cell import cross_cell_warnings
-from serbench.bench.environment import environment, resolve_device
+from serbench.bench.environment import cpu_kernels_key, environment, resolve_device
 from serbench.bench.evaluators import EvalContext, evaluate
 from serbench.bench.spec import Spec
 from serbench.bench.store import Store
@@ -104,7 +104,11 @@ class LocalRunner:
             fingerprints[i] = corpus.fingerprint()
             if d.folds is None:
                 counts[i] = len(corpus.folds(d.protocol))
-        return self.spec.train_cells(counts, fingerprints)
+        # on this runner's device type: it resolves training.memory_format: auto (serbench.engine.layout)
+        # and the CPU kernels it runs with (SERBENCH_CPU_KERNELS; serbench.bench.environment.cpu_kernels_key)
+        kernels = cpu_kernels_key(self.device.type)
+        return [replace(tc, device=self.device.type, cpu_kernels=kernels)
+                for tc in self.spec.train_cells(counts, fingerprints)]
 
     def needs(self, key: str) -> bool:
         """Whether the cell of ``key`` is to be computed: missing or invalid, failed with ``retry_failed``, or
