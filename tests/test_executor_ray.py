@@ -22,6 +22,18 @@ SPEC = {
 }
 
 
+@pytest.fixture
+def one_thread():
+    """The local run on the threads each Ray worker uses (``threads_per_task=1``): under channels_last, CPU
+    training's last digits depend on the thread count, so like is compared with like."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -35,7 +47,7 @@ def metrics(store: Store) -> dict[str, dict]:
 
 
 @pytest.mark.slow
-def test_ray_and_local_executors_write_the_same_records(tmp_path, local_ray):
+def test_ray_and_local_executors_write_the_same_records(tmp_path, local_ray, one_thread):
     from serbench.bench.ray_executor import run_with_ray
 
     spec = parse_spec(SPEC)
@@ -46,7 +58,7 @@ def test_ray_and_local_executors_write_the_same_records(tmp_path, local_ray):
                            progress=lambda e, p: events.append(e))
     assert summary.ok and summary.computed == 2 * 3 and summary.cached == 0
     assert events.count("train_cell_done") == 2
-    # CPU training is deterministic per seed, whatever process runs it
+    # CPU training is deterministic per seed and thread count, whatever process runs it
     assert metrics(remote) == metrics(local)
     again = run_with_ray(spec, remote, device="cpu")
     assert again.computed == 0 and again.cached == 6
