@@ -8,7 +8,9 @@ import serbench
 from serbench.errors import DataError
 from serbench.validation import validate
 
-PARAMS = {("defenses", "compose"): {"parts": [{"name": "mixup"}, {"name": "speed"}]}}
+PARAMS = {("defenses", "compose"): {"parts": [{"name": "mixup"}, {"name": "speed"}]},
+          ("attacks", "square"): {"n_queries": 200},
+          ("attacks", "autoattack"): {"steps": 10, "n_queries": 200}}
 
 
 def _cases():

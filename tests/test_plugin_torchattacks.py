@@ -26,7 +26,8 @@ def _deps(pyproject: Path) -> list[str]:
 
 def test_entry_points_and_metadata() -> None:
     names = serbench.list_components("attacks", "torchattacks.*")
-    assert names == ["torchattacks.bim", "torchattacks.fgsm", "torchattacks.generic", "torchattacks.pgd"]
+    assert names == ["torchattacks.apgd", "torchattacks.autoattack", "torchattacks.bim", "torchattacks.fgsm",
+                     "torchattacks.generic", "torchattacks.pgd"]
     for name in names:
         info = serbench.info("attacks", name)
         assert info.source == "serbench-torchattacks" and "+torchattacks3.5" in info.version

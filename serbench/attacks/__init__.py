@@ -1,14 +1,17 @@
 """Attacks. Importing this imports the built-in (native torch) attacks, which register themselves."""
 
+from serbench.attacks.apgd import APGD
+from serbench.attacks.autoattack import AutoAttack
 from serbench.attacks.base import DOMAIN_BOUNDS, Attack, ThreatModel, input_gradient
 from serbench.attacks.bim import BIM
 from serbench.attacks.budget import check_budget, perturbation
 from serbench.attacks.ensemble import robust_accuracy, robust_uar, worst_case_correct
 from serbench.attacks.fgsm import FGSM
 from serbench.attacks.pgd import PGD
+from serbench.attacks.square import Square
 from serbench.attacks.transfer import transfer_attack
 
 __all__ = [
-    "BIM", "DOMAIN_BOUNDS", "FGSM", "PGD", "Attack", "ThreatModel", "check_budget", "input_gradient",
-    "perturbation", "robust_accuracy", "robust_uar", "transfer_attack", "worst_case_correct",
+    "APGD", "AutoAttack", "BIM", "DOMAIN_BOUNDS", "FGSM", "PGD", "Attack", "Square", "ThreatModel", "check_budget",
+    "input_gradient", "perturbation", "robust_accuracy", "robust_uar", "transfer_attack", "worst_case_correct",
 ]

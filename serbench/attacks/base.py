@@ -1,8 +1,10 @@
 """The attack contract: ``generate(model, x, y) -> x_adv`` inside a threat model.
 
 A threat model is a domain (``feature``: the scaled log-Mel, inside the bounds of
-the model's fitted normalisation, [0, 1] unless the harness says otherwise;
-``waveform``: samples in [-1, 1], gradients through the front end), a norm
+the model's fitted normalisation, which the harness sets on every attack's threat
+model, e.g. the log floor to the training maximum under ``natural-log``; [0, 1] is
+only the default of a threat model built without them; ``waveform``: samples in
+[-1, 1], gradients through the front end), a norm
 (``linf``, ``l2``, or ``snr`` in dB of the perturbation against the clean
 signal, waveforms only) and a budget ``eps``. Every attack receives them at
 construction; the harness measures every batch an attack returns and fails the
@@ -84,6 +86,28 @@ class Attack(abc.ABC):
     ``generate`` receives a model mapping the attacked domain to logits (for
     the waveform domain, the whole front end + model pipeline), in eval mode,
     and must return a tensor of ``x``'s shape and dtype, detached.
+
+    The contract the harness relies on (``serbench validate attacks NAME`` checks it):
+
+    - Construction: ``eps``, ``norm`` and ``domain`` of the cell plus the spec's ``params`` over the
+      defaults. The spec reader builds the attack once per eps (so a bad parameter fails before any
+      compute); the runner builds a fresh one per eval cell and then assigns :attr:`threat`, the cell's
+      threat model with the bounds of the model's fitted normalisation (feature domain). Read
+      ``self.threat`` (bounds included) inside :meth:`generate`, never a copy taken in ``__init__``.
+      Declare the supported ``norms`` and ``domains`` as class attributes; refuse a parameter that does not
+      fit the budget with a :class:`~serbench.errors.SerbenchError`.
+    - Calls: :meth:`generate` once per batch of ``evaluation.attack_batch_size`` rows, on the model's device,
+      possibly under fp16/bf16 autocast. ``model`` is in eval mode and may be a wrapper (the padding gate,
+      or for waveforms the front end + normalisation + model), so use only its forward. ``x`` lies inside
+      ``self.threat.bounds``; ``y`` holds class indices. Leave the model's mode and weights alone.
+    - Output: every example inside the budget and the bounds. The harness measures each batch against its
+      own copy of the threat model and fails the cell beyond :data:`TOLERANCE`; it never clips for you
+      (:meth:`project` and :meth:`snap` do, when asked). Padded positions are restored by the harness.
+    - Randomness: draw from a ``torch.Generator`` of your own, on ``x``'s device, seeded by a ``seed``
+      parameter (as ``pgd``), so the seed enters the key and a rerun is identical.
+    - Gradients: :func:`input_gradient` lets attacks of one model share gradients (FGSM at several eps).
+    - Keys: an attack cell's key holds the name, ``version``, distribution and its version, every resolved
+      parameter and the threat model; bump ``version`` when the same parameters give other examples.
     """
 
     norms: tuple[str, ...] = ("linf",)

@@ -30,7 +30,7 @@ class FGSM(Attack):
         eps (float): Linf budget, in the domain's units (a fraction of the
             scaled feature range, or of full-scale audio). (Default: 0.0)
         norm (str): ``linf`` only.
-        domain (str): ``feature`` (scaled log-Mel in [0, 1]) or ``waveform``
+        domain (str): ``feature`` (scaled log-Mel, inside the fitted normalisation's bounds) or ``waveform``
             (samples in [-1, 1], gradient through the front end). (Default: feature)
         eta (float | None): clip radius in [0, eps]; defaults to eps, a smaller
             value tightens the clip (Ren et al.'s eta, eq. 1-2). A value outside

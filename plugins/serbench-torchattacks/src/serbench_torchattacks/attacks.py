@@ -1,4 +1,5 @@
-"""serbench attacks that run torchattacks: ``torchattacks.fgsm``, ``.bim``, ``.pgd``, ``.generic``.
+"""serbench attacks that run torchattacks: ``torchattacks.fgsm``, ``.bim``, ``.pgd``, ``.apgd``, ``.autoattack``,
+``.generic``.
 
 Both domains are supported through an explicit, checked map to [0, 1]
 (:mod:`serbench_torchattacks.unitbox`): torchattacks only ever attacks a
@@ -160,6 +161,118 @@ class TorchattacksPGD(_TorchattacksAttack):
         cls = torchattacks.PGD if self.threat.norm == "linf" else torchattacks.PGDL2
         return cls(model, eps=self.eps / scale, alpha=self.alpha / scale, steps=self.steps,
                    random_start=self.random_start)
+
+
+def _classes(box: UnitBoxModel) -> int:
+    """The number of classes the model behind ``box`` scores: one forward pass on one clean row."""
+    with torch.no_grad():
+        return int(box(box.u0[:1]).shape[-1])
+
+
+def _positive(name: str, what: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise serbench.SerbenchError(f"attack {name!r}: {what} must be a positive integer, got {value!r}")
+    return value
+
+
+@serbench.component(
+    name="torchattacks.apgd", version=VERSION,
+    summary="torchattacks APGD (CE / DLR) or APGDT (targeted DLR), Linf / L2, 100 steps (= native apgd)",
+    paper="Croce & Hein, ICML 2020; Kim, torchattacks, arXiv:2010.01950",
+    tags=("torchattacks", "white-box", "linf", "l2", "iterative", "parameter-free"),
+)
+class TorchattacksAPGD(_TorchattacksAttack):
+    """torchattacks.APGD (``loss`` ce or dlr) or, with ``targeted``, torchattacks.APGDT (targeted DLR only).
+
+    Parameters and defaults as serbench's ``apgd`` (steps 100, not torchattacks' 10). torchattacks
+    reviews the step size at ``0.22 * steps`` and then every ``max(int(0.03 * steps), 1)`` fewer
+    iterations: the paper's checkpoints, which the native ``apgd`` uses, for ``steps`` a multiple of 100,
+    more frequent below 34 steps. No SNR budget (use the native ``apgd``).
+    """
+
+    norms = ("linf", "l2")
+
+    def __init__(self, eps: float = 0.0, norm: str = "linf", domain: str = "feature", steps: int = 100,
+                 loss: str = "ce", targeted: bool = False, n_target_classes: int = 9, n_restarts: int = 1,
+                 seed: int = 0) -> None:
+        super().__init__(eps=eps, norm=norm, domain=domain)
+        _check_steps(self.name, steps, None)
+        if loss not in ("ce", "dlr"):
+            raise serbench.SerbenchError(f"attack {self.name!r}: loss must be ce or dlr, got {loss!r}")
+        if targeted and loss != "dlr":
+            raise serbench.SerbenchError(f"attack {self.name!r}: torchattacks' targeted APGD (APGDT) has the DLR loss "
+                                         "only; set loss: dlr, or use the native apgd for targeted CE")
+        self.steps, self.loss, self.targeted, self.seed = int(steps), loss, bool(targeted), int(seed)
+        self.n_target_classes = _positive(self.name, "n_target_classes", n_target_classes)
+        self.n_restarts = _positive(self.name, "n_restarts", n_restarts)
+
+    def build(self, model: nn.Module, scale: float) -> TorchattacksAttack:
+        classes = _classes(model)
+        need = 4 if self.targeted else 3 if self.loss == "dlr" else 2
+        if classes < need:
+            raise serbench.SerbenchError(f"attack {self.name!r}: the {'targeted ' if self.targeted else ''}"
+                                         f"{self.loss.upper()} loss needs at least {need} classes, the model has "
+                                         f"{classes}; use loss: ce")
+        common = {"norm": TA_NORM[self.threat.norm], "eps": self.eps / scale, "steps": self.steps,
+                  "n_restarts": self.n_restarts, "seed": self.seed}
+        if self.targeted:  # APGDT tries n_classes - 1 targets
+            return torchattacks.APGDT(model, n_classes=min(self.n_target_classes, classes - 1) + 1, **common)
+        return torchattacks.APGD(model, loss=self.loss, **common)
+
+
+@serbench.component(
+    name="torchattacks.autoattack", version=VERSION,
+    summary="torchattacks AutoAttack (standard: APGD-CE, APGD-T, FAB-T, Square), Linf / L2, features",
+    paper="Croce & Hein, ICML 2020; Kim, torchattacks, arXiv:2010.01950",
+    tags=("torchattacks", "white-box", "black-box", "ensemble", "linf", "l2"),
+)
+class TorchattacksAutoAttack(_TorchattacksAttack):
+    """torchattacks.AutoAttack: its members in sequence, each on the examples still classified correctly.
+
+    ``steps`` sets the iterations of every gradient member (torchattacks builds them with its own
+    default, 10, unlike the paper's 100) and ``n_queries`` Square's budget (5000). Feature domain
+    only: torchattacks' Square draws 2-D squares, which a (B, L) waveform shown as (B, 1, 1, L) cannot
+    hold. The number of classes comes from the model.
+    """
+
+    # The library's L2 Square fails on small, non-square spectrograms (ART: a broadcast error; torchattacks: a
+    # division by zero); serbench's native ``autoattack`` covers L2.
+    norms = ("linf",)
+    domains = ("feature",)
+
+    def __init__(self, eps: float = 0.0, norm: str = "linf", domain: str = "feature", version: str = "standard",
+                 steps: int = 10, n_queries: int = 5000, seed: int = 0) -> None:
+        super().__init__(eps=eps, norm=norm, domain=domain)
+        if version not in ("standard", "plus", "rand"):
+            raise serbench.SerbenchError(f"attack {self.name!r}: version must be standard, plus or rand, "
+                                         f"got {version!r}")
+        _check_steps(self.name, steps, None)
+        self.version, self.steps, self.seed = version, int(steps), int(seed)
+        self.n_queries = _positive(self.name, "n_queries", n_queries)
+        self.last_report: dict | None = None
+
+    def build(self, model: nn.Module, scale: float) -> TorchattacksAttack:
+        attack = torchattacks.AutoAttack(model, norm=TA_NORM[self.threat.norm], eps=self.eps / scale,
+                                         version=self.version, n_classes=_classes(model), seed=self.seed)
+        multi = attack._autoattack
+        for member in multi.attacks:  # torchattacks builds its members with default sizes
+            if isinstance(member, torchattacks.Square):
+                member.n_queries = self.n_queries
+            elif hasattr(member, "steps"):
+                member.steps = self.steps
+        multi._accumulate_multi_atk_records = True  # its own count: the batch, then what is left after each member
+        multi._multi_atk_records = [0.0] * (len(multi.attacks) + 1)  # (once nothing is left: zeros)
+        self._multi = multi
+        return attack
+
+    def finish(self, x: torch.Tensor, x_adv: torch.Tensor) -> torch.Tensor:
+        """Snap, and report how many examples each member flipped (torchattacks counts, per batch, what is
+        left correct after each member; the clean-wrong ones count as the first member's)."""
+        left = [int(v) for v in self._multi._multi_atk_records]
+        names = [type(m).__name__.lower() for m in self._multi.attacks]
+        totals = {f"flipped.{n}": left[i] - left[i + 1] for i, n in enumerate(names)}
+        self.last_report = {"totals": {**totals, "robust": left[-1]}, "info": {"order": names}}
+        return self.snap(x, x_adv)
 
 
 def _attack_classes() -> dict[str, type]:

@@ -44,8 +44,13 @@ class UnitBoxModel(nn.Module):
         return self.high - self.low
 
     def from_unit(self, u: torch.Tensor) -> torch.Tensor:
+        """``u`` in the domain. A batch of other rows than ``x0``'s (an attack that goes on with the examples it
+        has not fooled yet, as APGD and AutoAttack do) maps through ``low + (high - low) * u``: no clean
+        anchor for rows it cannot identify, so exact to float rounding only."""
         if self.identity:
             return u
+        if len(u) != len(self.x0):
+            return (self.low + u * self.scale).reshape(len(u), *self.x0.shape[1:])
         return self.x0 + ((u - self.u0) * self.scale).reshape(self.x0.shape)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
