@@ -28,14 +28,17 @@ leaderboard: quickstart
 	$(VENV)/bin/serbench listen benchmarks/corruptions.yaml --out leaderboard/listen
 	$(VENV)/bin/serbench leaderboard --results leaderboard --out leaderboard
 
-$(STAMP): pyproject.toml $(PLUGIN_PYPROJECTS) Makefile
+# pyproject.toml states ranges; $(CONSTRAINTS) pins the exact set CI is tested with.
+CONSTRAINTS := constraints/ci.txt
+
+$(STAMP): pyproject.toml $(PLUGIN_PYPROJECTS) $(CONSTRAINTS) Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --disable-pip-version-check -e ".[dev,ray,plots]"
+	$(PIP) install -q --disable-pip-version-check -c $(CONSTRAINTS) -e ".[dev,ray,plots]"
 	# torchattacks 3.5.1 pins requests~=2.25.1, which would downgrade requests for everything else
 	# (Ray included): install it without its dependencies; it needs nothing serbench does not have.
-	$(PIP) install -q --disable-pip-version-check --no-deps torchattacks==3.5.1
+	$(PIP) install -q --disable-pip-version-check --no-deps -c $(CONSTRAINTS) torchattacks
 	$(PIP) install -q --disable-pip-version-check --no-deps $(addprefix -e ,$(dir $(PLUGIN_PYPROJECTS)))
-	$(PIP) install -q --disable-pip-version-check adversarial-robustness-toolbox espeakng-loader selenium
+	$(PIP) install -q --disable-pip-version-check -c $(CONSTRAINTS) adversarial-robustness-toolbox espeakng-loader selenium
 	touch $(STAMP)
 
 clean:

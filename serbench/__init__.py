@@ -41,6 +41,7 @@ def __getattr__(name: str):  # lazy: importing serbench must not import torch-he
         "check_budget": "serbench.attacks.budget", "perturbation": "serbench.attacks.budget",
         "Defense": "serbench.defenses.base", "TrainBatch": "serbench.defenses.base",
         "Noise": "serbench.noises.base", "mix_at_snr": "serbench.noises.base",
+        "Corruption": "serbench.corruptions.base",
     }
     if name in lazy:
         import importlib
@@ -56,4 +57,5 @@ __all__ = [
     "Corpus", "GeneratedCorpus", "Utterance", "Fold", "leave_one_session_out", "leave_one_speaker_out",
     "speaker_kfold", "declare_protocols", "read_audio", "SERModel", "Attack", "ThreatModel", "input_gradient",
     "library_attack_class", "check_budget", "perturbation", "Defense", "TrainBatch", "Noise", "mix_at_snr",
+    "Corruption",
 ]

@@ -6,9 +6,23 @@ are *found* without importing them (listing stays fast and safe) and *loaded*
 on first use. A plugin that fails to load is remembered as broken and reported,
 never raised while listing or while running something that does not need it.
 
-A name may carry a variant tag, ``cnn4.small``: the registry resolves it to the
-base component with the variant's parameters applied (exact names win, so the
-plugin namespace convention ``art.pgd`` is unaffected).
+Names, and why they cannot be confused:
+
+- a built-in is one word without a dot: ``cnn4``, ``fgsm``;
+- a plugin (an entry point) is ``<namespace>.<name>``, exactly one dot, each part letters,
+  digits, ``_`` or ``-``, and the namespace is not the name of a built-in of the same kind:
+  ``art.pgd``. ``cnn4.evil`` is refused (it reads as a variant of ``cnn4``), and so are
+  ``white`` (no namespace) and ``a.b.c``;
+- a variant adds one more dot: ``cnn4.small`` (built-in ``cnn4`` with its ``small``
+  parameters), ``art.pgd.strong`` (plugin ``art.pgd`` with its ``strong`` parameters).
+
+So a plugin never shadows a built-in or a built-in's variant. A refused entry point is
+reported as broken (one line: package, entry point, what to rename it to) and never
+loaded; the built-in of that name keeps working. Two distributions declaring the same
+plugin name is a clash: both are marked broken with one line naming the two packages,
+and everything that does not use that name keeps working. ``SERBENCH_DISABLE_PLUGINS=
+pkg1,pkg2`` (distribution names; the CLI's ``--disable-plugins`` sets it) switches every
+entry point of those distributions off, as if they were not installed.
 """
 
 from __future__ import annotations
@@ -19,6 +33,7 @@ import importlib
 import inspect
 import json
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -319,6 +334,65 @@ def check_contract(kind: str, obj: Any) -> None:
         raise TypeError(f"{obj.__module__}.{obj.__qualname__} does not implement abstract method(s) {missing}")
 
 
+DISABLE_ENV = "SERBENCH_DISABLE_PLUGINS"
+# One part of a plugin name: ``art``, ``pgd``, ``my_org``, ``noise-2``. No glob characters (specs glob names).
+_NAME_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def normalize_package(name: str) -> str:
+    """A distribution name as packaging compares them (PEP 503): ``Serbench_Art`` is ``serbench-art``."""
+    return re.sub(r"[-_.]+", "-", name).lower().strip()
+
+
+def disabled_packages(value: str | None = None) -> frozenset[str]:
+    """The distributions ``SERBENCH_DISABLE_PLUGINS`` (or ``value``, same comma-separated form) switches off."""
+    raw = os.environ.get(DISABLE_ENV, "") if value is None else value
+    return frozenset(normalize_package(p) for p in raw.split(",") if p.strip())
+
+
+def disable_plugins(packages: str) -> None:
+    """Switch the comma-separated distributions ``packages`` off for this process and every process it starts
+    (it adds them to ``SERBENCH_DISABLE_PLUGINS``, which workers inherit), and forget what was discovered."""
+    merged = sorted(disabled_packages() | disabled_packages(packages))
+    os.environ[DISABLE_ENV] = ",".join(merged)
+    for reg in REGISTRIES.values():
+        reg.refresh()
+
+
+def naming_problem(kind: str, name: str, builtins: Iterable[str]) -> str | None:
+    """Why a plugin may not be called ``name`` among ``kind``'s ``builtins`` (see the module docstring), or None."""
+    builtins = set(builtins)
+    noun = kind[:-1]
+    if name in builtins:
+        return f"is named like the built-in {noun} {name!r}, which a plugin never replaces"
+    parts = name.split(".")
+    if len(parts) == 1:
+        return "has no namespace"
+    if len(parts) != 2 or not all(_NAME_PART.fullmatch(p) for p in parts):
+        return "is not '<namespace>.<name>' (one dot; letters, digits, '_' and '-')"
+    if parts[0] in builtins:
+        return f"uses the built-in {noun} {parts[0]!r} as its namespace, so it would read as a variant of it"
+    return None
+
+
+def suggested_name(name: str, package: str, builtins: Iterable[str]) -> str:
+    """A name obeying the rule for a refused plugin ``name`` of ``package``: its own namespace kept when it is
+    one, else the package name (without a ``serbench-`` prefix) as namespace."""
+    builtins = set(builtins)
+    words = [w for w in re.split(r"[^A-Za-z0-9_-]+", name) if w and _NAME_PART.fullmatch(w)]
+    if len(words) >= 2 and words[0] not in builtins:
+        return f"{words[0]}.{'-'.join(words[1:])}"
+    ns = re.sub(r"[^a-z0-9_-]+", "-", normalize_package(package)).strip("-_")
+    ns = ns.removeprefix("serbench-") or ns or "myplugin"
+    if ns in builtins or not _NAME_PART.fullmatch(ns):
+        ns = f"x{ns}-plugin"
+    return f"{ns}.{'-'.join(words) or 'component'}"
+
+
+class PluginClashError(PluginLoadError, DuplicateComponentError):
+    """Two distributions declare the same plugin name: neither is used."""
+
+
 @dataclass
 class _PluginEntry:
     entry_point: metadata.EntryPoint
@@ -335,7 +409,10 @@ class Registry:
         self.kind = kind
         self.group = ENTRY_POINT_GROUP.format(kind=kind)
         self._builtins: dict[str, ComponentInfo] = {}
-        self._plugins: dict[str, list[_PluginEntry]] | None = None
+        self._entries: list[_PluginEntry] | None = None  # every entry point of the group, no policy applied
+        self._plugins: dict[str, list[_PluginEntry]] | None = None  # usable: named by the rule, no clash
+        self._refused: dict[str, list[BrokenPlugin]] = {}  # misnamed or clashing: never loaded
+        self._disabled: dict[str, list[_PluginEntry]] = {}  # switched off by SERBENCH_DISABLE_PLUGINS
         self._loaded: dict[str, ComponentInfo] = {}
         self._broken: dict[str, BrokenPlugin] = {}
         self._builtins_imported = False
@@ -371,28 +448,79 @@ class Registry:
             self._builtins_imported = True
             importlib.import_module(_BUILTIN_MODULES[self.kind])
 
-    def _discover(self) -> dict[str, list[_PluginEntry]]:
+    def entries(self) -> list[_PluginEntry]:
+        """Every entry point of this kind's group as installed, disabled and misnamed ones included.
+
+        Reads distribution metadata only: no plugin and no built-in (so not torch) is imported.
+        """
         with self._lock:
-            if self._plugins is None:
-                found: dict[str, list[_PluginEntry]] = {}
+            if self._entries is None:
+                found: list[_PluginEntry] = []
                 for ep in metadata.entry_points(group=self.group):
                     dist = getattr(ep, "dist", None)
                     pkg = dist.metadata["Name"] if dist is not None else "?"
                     ver = dist.version if dist is not None else "0"
-                    found.setdefault(ep.name, []).append(_PluginEntry(ep, pkg, ver))
-                self._plugins = found
+                    found.append(_PluginEntry(ep, pkg, ver))
+                self._entries = found
+            return self._entries
+
+    def _discover(self) -> dict[str, list[_PluginEntry]]:
+        """The usable plugins by name (one entry each), after switching off disabled packages and refusing
+        misnamed and clashing entry points (kept in ``_refused`` with their one-line reason)."""
+        self._ensure_builtins()
+        with self._lock:
+            if self._plugins is None:
+                off = disabled_packages()
+                by_name: dict[str, list[_PluginEntry]] = {}
+                disabled: dict[str, list[_PluginEntry]] = {}
+                for entry in self.entries():
+                    target = disabled if normalize_package(entry.package) in off else by_name
+                    same = target.setdefault(entry.entry_point.name, [])
+                    if all(normalize_package(e.package) != normalize_package(entry.package) for e in same):
+                        same.append(entry)  # one distribution found twice on sys.path is one provider
+                usable: dict[str, list[_PluginEntry]] = {}
+                refused: dict[str, list[BrokenPlugin]] = {}
+                for name, same in by_name.items():
+                    reasons = self._refusals(name, same)
+                    if reasons:
+                        refused[name] = reasons
+                    else:
+                        usable[name] = same
+                self._plugins, self._refused, self._disabled = usable, refused, disabled
             return self._plugins
+
+    def _refusals(self, name: str, same: list[_PluginEntry]) -> list[BrokenPlugin]:
+        """The broken records of a misnamed or clashing plugin name (one per entry point), else []."""
+        why = naming_problem(self.kind, name, self._builtins)
+        if why is not None:
+            return [BrokenPlugin(self.kind, name, e.package, e.entry_point.value,
+                                 f"refused: it {why}; rename the entry point to "
+                                 f"{suggested_name(name, e.package, self._builtins)!r} (plugin names are "
+                                 "'<namespace>.<name>' with a namespace of their own)") for e in same]
+        if len(same) > 1:
+            pkgs = [e.package for e in same]
+            listed = " and ".join(pkgs) if len(pkgs) == 2 else ", ".join(pkgs[:-1]) + f" and {pkgs[-1]}"
+            others = ",".join(pkgs[1:])
+            error = (f"clashes: {'both' if len(pkgs) == 2 else 'all of'} {listed} provide it, so none is used; "
+                     f"uninstall all but one, or switch the others off with {DISABLE_ENV}={others} "
+                     f"(or --disable-plugins {others})")
+            return [BrokenPlugin(self.kind, name, e.package, e.entry_point.value, error) for e in same]
+        return []
 
     def refresh(self) -> None:
         """Forget discovered plugins, e.g. after installing a package at run time."""
         with self._lock:
+            self._entries = None
             self._plugins = None
+            self._refused = {}
+            self._disabled = {}
             self._loaded.clear()
             self._broken.clear()
             importlib.invalidate_caches()
 
     def names(self, pattern: str = "*", *, variants: bool = False) -> list[str]:
-        """Every available name (built-in and plugin, loaded or not), sorted."""
+        """Every usable name (built-in and plugin, loaded or not), sorted; refused and disabled plugins are not
+        among them (``refused()`` and ``disabled()`` list those)."""
         self._ensure_builtins()
         names = set(self._builtins) | set(self._discover())
         if variants:
@@ -401,20 +529,37 @@ class Registry:
         return sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))
 
     def plugin_origin(self, name: str) -> str | None:
-        """The distribution that provides plugin ``name`` (without loading it)."""
+        """The distribution that provides usable plugin ``name`` (without loading it)."""
         entries = self._discover().get(name)
         return entries[0].package if entries else None
 
+    def refused(self) -> list[BrokenPlugin]:
+        """Misnamed and clashing plugin entry points (never loaded), one record per entry point."""
+        self._discover()
+        return [b for records in self._refused.values() for b in records]
+
+    def disabled(self) -> dict[str, str]:
+        """Plugin name -> the distribution providing it, for those ``SERBENCH_DISABLE_PLUGINS`` switches off."""
+        self._discover()
+        return {name: same[0].package for name, same in self._disabled.items()}
+
+    def _refusal(self, name: str) -> SerbenchError | None:
+        """The one-line error for using refused or disabled plugin ``name``, else None."""
+        if name in self._refused:
+            first = self._refused[name][0]
+            if first.error.startswith("clashes:"):
+                return PluginClashError(f"{self.kind[:-1]} plugin {name!r} {first.error}")
+            return PluginLoadError(f"plugin {name!r} ({first.package}, entry point {first.entry_point}) is "
+                                   f"{first.error}")
+        if name in self._disabled:
+            pkg = self._disabled[name][0].package
+            return PluginLoadError(f"plugin {name!r} ({pkg}) is switched off by {DISABLE_ENV} or --disable-plugins "
+                                   f"(now {os.environ.get(DISABLE_ENV, '')!r}); take {pkg} out of it to use it")
+        return None
+
     # -- loading ------------------------------------------------------------------
     def _load_plugin(self, name: str) -> ComponentInfo:
-        entries = self._discover()[name]
-        if len(entries) > 1 or name in self._builtins:
-            owners = [e.package for e in entries] + (["serbench"] if name in self._builtins else [])
-            raise DuplicateComponentError(
-                f"{self.kind} component {name!r} is provided by several packages ({', '.join(owners)}); "
-                "uninstall all but one"
-            )
-        entry = entries[0]
+        entry = self._discover()[name][0]
         if name in self._broken:
             b = self._broken[name]
             raise PluginLoadError(
@@ -451,20 +596,24 @@ class Registry:
         self._ensure_builtins()
         with self._lock:
             plugins = self._discover()
-            if name in plugins:
-                return self._loaded.get(name) or self._load_plugin(name), {}
             if name in self._builtins:
                 return self._builtins[name], {}
-            if "." in name:
-                base, tag = name.rsplit(".", 1)
-                if base in self._builtins or base in plugins:
-                    info = self._lookup(base)[0]
-                    if tag in info.variants:
-                        return info, dict(info.variants[tag])
+            if name in plugins:
+                return self._loaded.get(name) or self._load_plugin(name), {}
+            base = name.rsplit(".", 1)[0] if "." in name else None
+            if base is not None and (base in self._builtins or base in plugins):
+                info = self._lookup(base)[0]
+                tag = name.rsplit(".", 1)[1]
+                if tag in info.variants:
+                    return info, dict(info.variants[tag])
+                if self._refusal(name) is None:
                     raise UnknownComponentError(
                         f"{self.kind} component {base!r} has no variant {tag!r}; "
                         f"variants: {', '.join(sorted(info.variants)) or 'none'}"
                     )
+            refusal = self._refusal(name) or (self._refusal(base) if base is not None else None)
+            if refusal is not None:
+                raise refusal
         raise UnknownComponentError(self._unknown_message(name))
 
     def _unknown_message(self, name: str) -> str:
@@ -498,18 +647,18 @@ class Registry:
 
     # -- health -------------------------------------------------------------------
     def check_all(self) -> tuple[list[ComponentInfo], list[BrokenPlugin]]:
-        """Load every plugin; return healthy infos and broken plugins (for `doctor`)."""
+        """Load every plugin; return healthy infos and broken plugins, refused ones included (for `doctor`)."""
         ok: list[ComponentInfo] = []
         for name in self.names():
             try:
                 ok.append(self.info(name))
-            except (PluginLoadError, DuplicateComponentError) as exc:
-                if name not in self._broken:
-                    self._broken[name] = BrokenPlugin(self.kind, name, "(several)", "", str(exc))
-        return ok, list(self._broken.values())
+            except PluginLoadError:
+                pass  # recorded in self._broken by _load_plugin
+        return ok, self.broken()
 
     def broken(self) -> list[BrokenPlugin]:
-        return list(self._broken.values())
+        """Plugins that failed to load so far, and every refused (misnamed or clashing) entry point."""
+        return list(self._broken.values()) + self.refused()
 
     def loaded_plugins(self) -> list[str]:
         return sorted(self._loaded)

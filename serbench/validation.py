@@ -6,18 +6,31 @@ Example, in a model plugin's tests::
     def test_conforms():
         report = validate("models", "myns.mymodel")
         assert report.ok, report.failures()
+
+or, with the pytest plugin serbench ships (:mod:`serbench.testing.pytest_plugin`), the fixture
+``serbench_validate("models", "myns.mymodel")``, which fails the test with every failing check.
+Every kind has a check, datasets included (:func:`validate_dataset`).
 """
 
 from __future__ import annotations
 
+import os
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
 
 import serbench
-from serbench.errors import SerbenchError
+from serbench.errors import DataError, SerbenchError
+
+if TYPE_CHECKING:
+    from serbench.data.corpus import Corpus, Utterance
+
+
+class Note(str):
+    """What a passing check found (its message in the report), as opposed to a failure message."""
 
 
 @dataclass
@@ -37,17 +50,24 @@ class ValidationReport:
         return [f"{check}: {msg}" for check, passed, msg in self.checks if not passed]
 
     def check(self, label: str, fn: Callable[[], str | None]) -> None:
-        """Run one check: ``fn`` returns None (pass) or a message; an exception is a failure too."""
+        """Run one check: ``fn`` returns None or a :class:`Note` (pass) or a message; an exception is a failure too."""
         try:
             msg = fn()
         except Exception as exc:  # a failing component may raise anything: that is the finding
-            msg = f"raised {type(exc).__name__}: {exc}".splitlines()[0]
-        self.checks.append((label, msg is None, msg or "ok"))
+            msg = _raised(exc)
+        passed = msg is None or isinstance(msg, Note)
+        self.checks.append((label, passed, msg or "ok"))
+
+
+def _raised(exc: BaseException) -> str:
+    return (f"raised {type(exc).__name__}: {exc}".splitlines() or [type(exc).__name__])[0]
 
 
 def validate(kind: str, name: str, **params: Any) -> ValidationReport:
-    validators = {"models": validate_model, "attacks": validate_attack, "noises": validate_noise,
-                  "defenses": validate_defense, "corruptions": validate_corruption}
+    """Run the conformance checks of component ``name`` of ``kind``; ``params`` go to the component (and the
+    check's own keyword options, e.g. ``samples`` for datasets)."""
+    validators = {"datasets": validate_dataset, "models": validate_model, "attacks": validate_attack,
+                  "noises": validate_noise, "defenses": validate_defense, "corruptions": validate_corruption}
     if kind not in validators:
         raise SerbenchError(f"validate: no conformance check for {kind!r} yet; kinds: {', '.join(validators)}")
     return validators[kind](name, **params)
@@ -299,3 +319,254 @@ def validate_defense(name: str, **params: Any) -> ValidationReport:
 
     rep.check("finite scalar loss with gradient", loss)
     return rep
+
+
+# -- datasets -------------------------------------------------------------------------------------------------
+
+AUDIO_SAMPLES = 20  # utterances the dataset check decodes: enough to catch a systematic fault, seconds at most
+# How far a decoded utterance's length may be from its file's length at the declared rate (resamplers round).
+LENGTH_TOLERANCE = (2, 0.01)  # samples, fraction
+
+
+def spread(items: list, count: int) -> list:
+    """Up to ``count`` of ``items`` spread evenly over the list, first and last included: deterministic."""
+    n = len(items)
+    if n <= count:
+        return list(items)
+    if count <= 1:
+        return items[:max(count, 0)]
+    return [items[i] for i in sorted({round(k * (n - 1) / (count - 1)) for k in range(count)})]
+
+
+def validate_dataset(name: str, *, samples: int = AUDIO_SAMPLES, **params: Any) -> ValidationReport:
+    """A corpus as the harness uses it: built by its factory, ids unique, labels in the declared label set,
+    speakers present, every protocol's folds built by the corpus's own builder, deterministic and checked by
+    :func:`serbench.data.protocols.check_fold` (no speaker in two partitions of a speaker-independent fold),
+    audio readable (up to ``samples`` utterances decoded: mono float32 in [-1, 1], finite, not silent, and a
+    file-backed utterance as long as its file at the declared sample rate), and a fingerprint that is stable
+    and covers the audio (it enters every cell key).
+
+    A corpus read from a local copy is checked on that copy: ``root`` in ``params``, else its
+    ``SERBENCH_DATA_<NAME>``; a missing copy raises the corpus's one-line :class:`DataError` naming the root.
+    """
+    from serbench.data.corpus import Corpus, declared_protocols
+
+    rep = ValidationReport("datasets", name)
+    resolved = serbench.resolve("datasets", name, params)  # an unknown name or parameter: the registry's one line
+    try:
+        corpus = resolved.create()
+    except DataError:
+        raise  # the local copy is missing or unreadable: the user's to fix, said in one line
+    except Exception as exc:  # a corpus that cannot be built (duplicate ids, a stray label, ...) is the finding
+        rep.checks.append(("builds a Corpus", False, str(exc) if isinstance(exc, SerbenchError) else _raised(exc)))
+        return rep
+    if not isinstance(corpus, Corpus):
+        rep.checks.append(("builds a Corpus", False,
+                           f"the factory returned {type(corpus).__name__}, not a serbench.Corpus"))
+        return rep
+    utts = list(corpus.utterances)
+    rep.checks.append(("builds a Corpus", True, f"{len(utts)} utterances, {len(corpus.labels)} labels, "
+                                               f"{corpus.sample_rate} Hz"))
+    second: list[Corpus] = []
+
+    def again() -> Corpus:
+        """The corpus built a second time from the same parameters, as another worker or a rerun builds it."""
+        if not second:
+            second.append(resolved.create())
+        return second[0]
+
+    rep.check("utterance ids unique", lambda: _ids(utts))
+    rep.check("labels in the label set", lambda: _labels(corpus, utts))
+    rep.check("speakers present", lambda: _speakers(utts))
+    rep.check("protocols declared", lambda: _protocols(corpus, declared_protocols(resolved.info.factory)))
+    for protocol in sorted(corpus.protocols):
+        rep.check(f"protocol {protocol!r}: folds built, speaker-disjoint",
+                  lambda protocol=protocol: _folds(corpus, protocol, again))
+    rep.check("audio files exist", lambda: _files(utts))
+    chosen = spread(utts, samples)
+    rep.check("audio readable at the declared rate", lambda: _audio(corpus, chosen, len(utts)))
+    rep.check("fingerprint stable and covers the audio", lambda: _fingerprint(corpus, again))
+    rep.check("audio deterministic", lambda: _deterministic(corpus, chosen, again))
+    return rep
+
+
+def _ids(utts: list[Utterance]) -> str | None:
+    blank = [u for u in utts if not isinstance(u.id, str) or not u.id]
+    if blank:
+        return f"{len(blank)} utterances have no id (a non-empty string), e.g. {blank[0].id!r}"
+    counts = Counter(u.id for u in utts)
+    repeated = sorted(i for i, n in counts.items() if n > 1)
+    if repeated:
+        return f"utterance ids are not unique: {repeated[:3]} appear more than once"
+    return Note(f"{len(utts)} ids")
+
+
+def _labels(corpus: Corpus, utts: list[Utterance]) -> str | None:
+    declared = list(corpus.labels)
+    if not declared:
+        return "the label set is empty"
+    if len(set(declared)) != len(declared):
+        return f"the label set {declared} repeats a label"
+    counts = Counter(u.label for u in utts)
+    stray = sorted(set(counts) - set(declared), key=str)
+    if stray:
+        first = next(u for u in utts if u.label == stray[0])
+        return (f"labels {stray} are not in the declared label set {declared} "
+                f"(e.g. utterance {first.id}{f' ({first.path})' if first.path else ''})")
+    if len(counts) < 2:
+        return f"only {len(counts)} label has utterances ({sorted(counts)}): a classifier needs two"
+    unused = [label for label in declared if not counts[label]]
+    return Note(f"{len(declared)} labels" + (f"; {unused} have no utterances" if unused else ""))
+
+
+def _speakers(utts: list[Utterance]) -> str | None:
+    blank = [u.id for u in utts if not isinstance(u.speaker, str) or not u.speaker]
+    if blank:
+        return (f"{len(blank)} utterances have no speaker (e.g. {blank[0]}): folds cannot be checked "
+                "speaker-disjoint")
+    speakers = {u.speaker for u in utts}
+    if len(speakers) < 2:
+        return f"one speaker ({next(iter(speakers))}): no speaker-independent test is possible"
+    return Note(f"{len(speakers)} speakers, {len({u.session for u in utts})} sessions")
+
+
+def _protocols(corpus: Corpus, declared: tuple[str, tuple[str, ...]] | None) -> str | None:
+    names = sorted(corpus.protocols)
+    if not names:
+        return "the corpus has no protocol"
+    if corpus.default_protocol not in corpus.protocols:
+        return f"the default protocol {corpus.default_protocol!r} is not one of its protocols {names}"
+    if declared is None:
+        return Note(f"{names}, default {corpus.default_protocol!r}; not declared with serbench.declare_protocols "
+                    "on the factory, so a spec's protocol is checked only when the corpus loads")
+    default, every = declared
+    if default != corpus.default_protocol:
+        return (f"declare_protocols on the factory names the default {default!r}, the corpus "
+                f"{corpus.default_protocol!r}: specs naming no protocol would be keyed by the wrong one")
+    if set(every) != set(names):
+        return f"declare_protocols on the factory names {sorted(every)}, the corpus has {names}"
+    return Note(f"{names}, default {default!r}")
+
+
+def _fold_rows(folds: list) -> list[tuple]:
+    return [(f.name, tuple(f.train), tuple(f.valid), tuple(f.test)) for f in folds]
+
+
+def _folds(corpus: Corpus, protocol: str, again: Callable[[], Corpus]) -> str | None:
+    """The protocol's folds as its builder makes them, each checked as the harness checks it, and the same
+    folds from a second build of the corpus (a cell's fold index must name the same partition everywhere)."""
+    from serbench.data.protocols import Fold, check_fold
+
+    try:
+        folds = corpus.protocols[protocol](corpus)
+    except SerbenchError as exc:
+        return str(exc)
+    if not isinstance(folds, list) or not folds:
+        return f"its builder returned {type(folds).__name__} {str(folds)[:40]}, not a non-empty list of serbench.Fold"
+    wrong = [f for f in folds if not isinstance(f, Fold)]
+    if wrong:
+        return f"its builder returned a {type(wrong[0]).__name__}, not a serbench.Fold"
+    names = [f.name for f in folds]
+    if len(set(names)) != len(names):
+        return f"fold names repeat: {names}"
+    for fold in folds:
+        try:
+            check_fold(corpus, fold)
+        except SerbenchError as exc:
+            return str(exc)
+    other = again()
+    if _fold_rows(other.protocols[protocol](other)) != _fold_rows(folds):
+        return ("a second build of the corpus gives other folds: build them from the utterances only (no unseeded "
+                "randomness, no set order)")
+    dependent = [f.name for f in folds if not f.speaker_independent]
+    return Note(f"{len(folds)} folds" + (f"; {dependent} declared speaker-dependent" if dependent else
+                                         ", speaker-independent"))
+
+
+def _files(utts: list[Utterance]) -> str | None:
+    with_files = [u for u in utts if u.path]
+    if not with_files:
+        return Note("no files: the audio is generated")
+    missing = [u for u in with_files if not os.path.isfile(u.path)]
+    if missing:
+        return f"{len(missing)} of {len(with_files)} audio files are missing, e.g. {missing[0].path} ({missing[0].id})"
+    return Note(f"{len(with_files)} files")
+
+
+def _audio(corpus: Corpus, chosen: list[Utterance], total: int) -> str | None:
+    for u in chosen:
+        problem = _audio_problem(corpus, u)
+        if problem:
+            return problem
+    return Note(f"{len(chosen)} of {total} utterances decoded")
+
+
+def _audio_problem(corpus: Corpus, u: Utterance) -> str | None:
+    """What is wrong with one utterance's decoded audio, or None."""
+    import soundfile as sf
+
+    where = f"utterance {u.id}" + (f" ({u.path})" if u.path else "")
+    try:
+        wave = corpus.load_audio(u)
+    except SerbenchError as exc:  # serbench's readers name the file and the fault
+        return str(exc)
+    except Exception as exc:
+        return f"{where}: load_audio {_raised(exc)}"
+    if not isinstance(wave, np.ndarray):
+        return f"{where}: load_audio returned {type(wave).__name__}, not a numpy array"
+    if wave.ndim != 1 or wave.size == 0:
+        return f"{where}: load_audio returned shape {wave.shape}; expected mono samples, 1-D and not empty"
+    if wave.dtype != np.float32:
+        return f"{where}: load_audio returned {wave.dtype} samples; expected float32"
+    if not np.isfinite(wave).all():
+        return f"{where}: {int(np.size(wave) - np.isfinite(wave).sum())} NaN or Inf samples"
+    peak = float(np.abs(wave).max())
+    if peak > 1.0 + 1e-6:
+        return f"{where}: samples reach {peak:.4g}, outside [-1, 1] (full scale is 1: waveform attacks refuse it)"
+    if peak == 0.0:
+        return f"{where}: the audio is silent (all samples zero)"
+    if not u.path:
+        return None
+    try:
+        info = sf.info(u.path)
+    except Exception:  # noqa: BLE001 - a format libsndfile cannot open: the corpus's own reader handles it
+        return None
+    expected = info.frames * corpus.sample_rate / info.samplerate
+    slack, share = LENGTH_TOLERANCE
+    if abs(wave.size - expected) > slack + share * expected:
+        return (f"{where}: the file holds {info.frames} samples at {info.samplerate} Hz, load_audio returned "
+                f"{wave.size}, where {expected:.0f} are expected at the corpus's declared {corpus.sample_rate} Hz; "
+                "resample to the declared rate (serbench.read_audio(path, target_rate=sample_rate))")
+    return None
+
+
+def _fingerprint(corpus: Corpus, again: Callable[[], Corpus]) -> str | None:
+    first, second = corpus.fingerprint(), again().fingerprint()
+    if first != second:
+        return (f"two builds of the same data give fingerprints {first} and {second}: cells would never be reused; "
+                "leave paths, times and random draws out of content_fingerprint")
+    if not any(u.path for u in corpus.utterances) and not corpus.content_fingerprint():
+        return ("the audio comes from no file and content_fingerprint() is empty, so cell keys would not change "
+                "when the audio does; override it (the generator's parameters and version) or subclass "
+                "serbench.GeneratedCorpus")
+    return Note(first)
+
+
+def _deterministic(corpus: Corpus, chosen: list[Utterance], again: Callable[[], Corpus]) -> str | None:
+    """The same audio from a second build; a generated corpus's ``generate()`` run afresh gives it too (its cache
+    on disk would hide a generator that draws from unseeded randomness)."""
+    from serbench.data.generated import GeneratedCorpus
+
+    other = again()
+    fresh = other.generate() if isinstance(other, GeneratedCorpus) else None
+    for u in chosen:
+        try:
+            a = corpus.load_audio(u)
+        except SerbenchError:
+            continue  # unreadable: the check of readable audio names it
+        b = fresh[u.id] if fresh is not None else other.load_audio(other[u.id])
+        if not np.array_equal(a, np.asarray(b, dtype=a.dtype)) or np.shape(a) != np.shape(b):
+            source = "generate() run again" if fresh is not None else "a second build of the corpus"
+            return f"utterance {u.id}: {source} gives other audio; draw only from generators seeded by the parameters"
+    where = "generate() run again" if fresh is not None else "a second build"
+    return Note(f"{len(chosen)} utterances equal in {where}")

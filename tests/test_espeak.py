@@ -16,12 +16,12 @@ SMALL = {"sessions": 3, "sentences": 2}
 @pytest.fixture
 def corpus(tmp_path, monkeypatch):
     monkeypatch.setenv("SERBENCH_CACHE", str(tmp_path / "cache"))
-    return serbench.get("datasets", "espeak", **SMALL)
+    return serbench.get("datasets", "espeak.acted", **SMALL)
 
 
 def test_registered_as_a_plugin():
-    assert "espeak" in serbench.list_components("datasets")
-    info = serbench.info("datasets", "espeak")
+    assert "espeak.acted" in serbench.list_components("datasets")
+    info = serbench.info("datasets", "espeak.acted")
     assert info.source == "serbench-espeak" and info.defaults["sample_rate"] == 16000
 
 
@@ -46,10 +46,10 @@ def test_deterministic_across_processes_and_cached(corpus, tmp_path, monkeypatch
     for w in first.values():
         assert w.dtype == np.float32 and w.ndim == 1 and 0.5 * 16000 < len(w) < 5 * 16000
     monkeypatch.setenv("SERBENCH_CACHE", str(tmp_path / "other"))  # a fresh generation, in a new process
-    again = serbench.get("datasets", "espeak", **SMALL)
+    again = serbench.get("datasets", "espeak.acted", **SMALL)
     for u in again.utterances:
         np.testing.assert_array_equal(again.load_audio(u), first[u.id])
-    cached = serbench.get("datasets", "espeak", **SMALL)
+    cached = serbench.get("datasets", "espeak.acted", **SMALL)
 
     def fail():
         raise AssertionError("regenerated although cached")
@@ -73,4 +73,4 @@ def test_emotions_are_acted_through_prosody(corpus):
 
 def test_bad_sizes():
     with pytest.raises(serbench.SerbenchError, match="sessions"):
-        serbench.get("datasets", "espeak", sessions=9)
+        serbench.get("datasets", "espeak.acted", sessions=9)

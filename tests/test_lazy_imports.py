@@ -67,7 +67,7 @@ def results(tmp_path_factory) -> tuple[Path, Path]:
 
 # command -> (arguments, a serbench module it must import: the probe sees what the command loads)
 COMMANDS = {
-    "list": (lambda spec, res: ["list"], "serbench.models.torchvision_nets"),
+    "list": (lambda spec, res: ["list"], "serbench.component_index"),
     "info": (lambda spec, res: ["info", "models", "vgg16"], "serbench.models.torchvision_nets"),
     "info-corruption": (lambda spec, res: ["info", "corruptions", "reverb"], "serbench.corruptions.room"),
     "leaderboard": (lambda spec, res: ["leaderboard", "--results", str(res)], "serbench.leaderboard.aggregate"),
@@ -84,7 +84,7 @@ COMMANDS = {
 
 
 # Commands that only read records: not even torch (its import is most of their time).
-READ_ONLY = ("leaderboard", "leaderboard-markdown", "results-ls", "results-export", "compare")
+READ_ONLY = ("list", "leaderboard", "leaderboard-markdown", "results-ls", "results-export", "compare")
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))

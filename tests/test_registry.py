@@ -105,10 +105,11 @@ def test_broken_plugin_is_reported_and_never_breaks_others(installed):
     assert "fgsm" in [i.name for i in ok]
 
 
-def test_plugin_shadowing_a_builtin_is_a_duplicate(installed):
+def test_plugin_shadowing_a_builtin_is_refused_and_the_builtin_kept(installed):
+    from serbench.noises.colored import WhiteNoise
     installed("dummy-dup", "dummy_dup", GOOD, {"serbench.noises": {"white": "dummy_dup:Hum"}})
-    with pytest.raises(DuplicateComponentError, match="several packages"):
-        serbench.get("noises", "white")
+    assert type(serbench.get("noises", "white")) is WhiteNoise and "dummy_dup" not in sys.modules
+    assert [b.package for b in serbench.registry("noises").refused()] == ["dummy-dup"]
 
 
 def _cli(args, extra_path=None):

@@ -118,7 +118,7 @@ class Spec:
 
 
 def load_spec(path: str | Path) -> Spec:
-    """Read, merge ``include``s, validate. Errors name the file and the field path."""
+    """Read, merge the ``include`` files, validate. Errors name the file and the field path."""
     path = Path(path)
     return parse_spec(read_spec_mapping(path), str(path))
 
@@ -132,7 +132,7 @@ def parse_spec(data: Any, path: str = "<spec>") -> Spec:
     training = sections.read_training(r, data)
     notes: list[str] = []
     models = sections.read_axis(r, data, "models", None, notes)
-    defenses = sections.read_axis(r, data, "defenses", ["standard"], notes)
+    defenses = sections.read_axis(r, data, "defenses", sections.SPEC.default("defenses"), notes)
     sections.check_defenses_start(r, defenses, training)
     seeds = sections.read_seeds(r, data)
     partitions = sections.read_partitions(r, data, training)

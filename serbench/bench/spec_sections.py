@@ -23,26 +23,33 @@ from serbench.bench.axes import (
     attack_identity,
     unknown_protocol,
 )
-from serbench.bench.cells import DEFAULT_PRECISION, PRECISIONS, EvalSettings
+from serbench.bench.cells import PRECISIONS, EvalSettings
 from serbench.bench.identity import EXCLUDE_FIELDS
+from serbench.bench.spec_fields import (
+    ATTACK,
+    DATASET,
+    EVALUATION,
+    FRONTEND,
+    MAX_SECONDS,
+    MIN_SECONDS,
+    PARTITIONS,
+    SEGMENTS,
+    SPEC,
+    TRANSFER_SOURCE,
+)
 from serbench.data.corpus import declared_protocols
-from serbench.data.segments import WINDOW as SEGMENT_WINDOW
+from serbench.engine.layout import check_memory_format
 from serbench.engine.schedules import Schedule, schedule
 from serbench.errors import PluginLoadError, SerbenchError, SpecError
 from serbench.features import FrontendConfig, frontend_config
-from serbench.normalization import DEFAULT_NORMALIZATION, NORMALIZATIONS, normalization
+from serbench.normalization import NORMALIZATIONS, normalization
 from serbench.registry import Resolved, list_components, resolve
 from serbench.suggest import did_you_mean
 
-TOP_LEVEL = {
-    "name", "description", "dataset", "datasets", "frontend", "training", "models", "defenses", "seeds",
-    "attacks", "noises", "corruptions", "partitions", "worst_case", "transfer", "exclude", "include", "evaluation",
-}
+# Field names, defaults and choices come from the table in :mod:`serbench.bench.spec_fields`, which the JSON
+# Schema and docs/spec-reference.md are generated from (:mod:`serbench.bench.spec_schema`).
+TOP_LEVEL = SPEC.names()
 GLOB_CHARS = set("*?[")
-PARTITIONS = ("valid", "test")
-# Longest utterance (pad/crop or segment cap) a spec may ask for: every batch holds batch_size x seconds x
-# sample_rate samples and their features, so ``seconds: 1e9`` cannot fit in memory.
-MAX_SECONDS = 600.0
 
 
 class PluginSpecError(SpecError):
@@ -211,8 +218,8 @@ def read_datasets(r: SpecReader, data: dict[str, Any]) -> list[DatasetAxis]:
     datasets = []
     for i, item in enumerate(r.listing(data[ds_key], ds_key)):
         where = f"{ds_key}[{i}]" if ds_key == "datasets" else ds_key
-        res, raw = r.component("datasets", item, where, extra={"protocol", "folds"})
-        folds = raw.get("folds", "all")
+        res, raw = r.component("datasets", item, where, extra=set(DATASET.names() - {"name", "params"}))
+        folds = raw.get("folds", DATASET.default("folds"))
         if folds != "all":
             folds = tuple(r.listing(folds, f"{where}.folds"))
             for j, f in enumerate(folds):
@@ -236,13 +243,13 @@ def read_frontend(r: SpecReader, data: dict[str, Any]
                   ) -> tuple[FrontendConfig, float, dict[str, int] | None, dict[str, Any]]:
     """``frontend``: the features (a preset with overrides), the length policy and the normalisation."""
     fe = dict(r.mapping(data.get("frontend", {}) or {}, "frontend"))
-    preset = fe.pop("preset", "ren2020")
-    seconds = r.number(fe.pop("seconds", 3.0), "frontend.seconds", minimum=0.1)
+    preset = fe.pop("preset", FRONTEND.default("preset"))
+    seconds = r.number(fe.pop("seconds", FRONTEND.default("seconds")), "frontend.seconds", minimum=MIN_SECONDS)
     if seconds > MAX_SECONDS:
         raise r.fail("frontend.seconds", f"{seconds:g} s per utterance cannot fit in memory (a batch holds "
                                          f"batch_size x seconds x sample_rate samples); use at most {MAX_SECONDS:g}")
     segments = read_segments(r, fe.pop("segments")) if "segments" in fe else None
-    norm = read_normalization(r, fe.pop("normalization", DEFAULT_NORMALIZATION))
+    norm = read_normalization(r, fe.pop("normalization", FRONTEND.default("normalization")))
     for key, value in fe.items():
         if isinstance(value, str) and number_hint(value):
             r.number(value, f"frontend.{key}")  # YAML read a number as text: say how to write it
@@ -256,10 +263,10 @@ def read_frontend(r: SpecReader, data: dict[str, Any]
 def read_segments(r: SpecReader, raw_seg: Any) -> dict[str, int]:
     """``frontend.segments``: Latif et al.'s windows of frames (``true``: the defaults)."""
     raw_seg = {} if raw_seg is True else dict(r.mapping(raw_seg, "frontend.segments"))
-    unknown_seg = sorted(set(raw_seg) - {"window", "hop"})
+    unknown_seg = sorted(set(raw_seg) - SEGMENTS.names())
     if unknown_seg:
-        raise r.fail(f"frontend.segments.{unknown_seg[0]}", r.unknown_key(unknown_seg[0], {"window", "hop"}))
-    window = r.integer(raw_seg.get("window", SEGMENT_WINDOW), "frontend.segments.window")
+        raise r.fail(f"frontend.segments.{unknown_seg[0]}", r.unknown_key(unknown_seg[0], SEGMENTS.names()))
+    window = r.integer(raw_seg.get("window", SEGMENTS.default("window")), "frontend.segments.window")
     hop = r.integer(raw_seg.get("hop", window), "frontend.segments.hop")
     for key, value in (("window", window), ("hop", hop)):
         if value < 1:
@@ -270,11 +277,17 @@ def read_segments(r: SpecReader, raw_seg: Any) -> dict[str, int]:
 
 
 def read_training(r: SpecReader, data: dict[str, Any]) -> Schedule:
-    """``training``: a named schedule with overrides."""
+    """``training``: a named schedule with overrides, and the memory format (``auto``, ``channels_last`` or
+    ``contiguous``; :mod:`serbench.engine.layout`)."""
     tr = dict(r.mapping(data.get("training", {}) or {}, "training"))
     sched_name = tr.pop("schedule", "ren2020")
+    if "memory_format" in tr:
+        try:
+            check_memory_format(tr["memory_format"])
+        except SerbenchError as exc:  # the message names training.memory_format and the choices
+            raise r.fail("", str(exc)) from None
     for k, v in tr.items():
-        if k != "fit_on" and isinstance(v, str):
+        if k not in ("fit_on", "memory_format") and isinstance(v, str):
             r.number(v, f"training.{k}")  # every other field is a number: say how to write one YAML read as text
     try:
         return schedule(sched_name, **tr)
@@ -329,14 +342,15 @@ def check_defenses_start(r: SpecReader, defenses: list[Resolved], training: Sche
 
 
 def read_seeds(r: SpecReader, data: dict[str, Any]) -> list[int]:
-    seeds = [r.integer(s, f"seeds[{i}]") for i, s in enumerate(r.listing(data.get("seeds", [0]), "seeds"))]
+    seeds = [r.integer(s, f"seeds[{i}]") for i, s in enumerate(r.listing(data.get("seeds", SPEC.default("seeds")),
+                                                                         "seeds"))]
     r.unique([(f"seeds[{i}]", s) for i, s in enumerate(seeds)], "seed")
     return seeds
 
 
 def read_partitions(r: SpecReader, data: dict[str, Any], training: Schedule) -> list[str]:
     """``partitions``: valid and/or test; valid only where it is not training data."""
-    partitions = r.listing(data.get("partitions", ["test"]), "partitions")
+    partitions = r.listing(data.get("partitions", SPEC.default("partitions")), "partitions")
     r.unique([(f"partitions[{i}]", p) for i, p in enumerate(partitions)], "partition")
     for i, p in enumerate(partitions):
         if p not in PARTITIONS:
@@ -351,10 +365,10 @@ def read_attack_axis(r: SpecReader, item: Any, where: str) -> AttackAxis:
     """One attack with its threat model and eps list; the attack is built at every eps (it checks its params)."""
     item, eps_raw = r.with_list(item, where, "eps", "an attack needs an eps list: {name: fgsm, eps: [0.01, 0.04]}",
                                 "give the budgets, e.g. eps: [0.01, 0.04, 0.1]")
-    eps = tuple(r.number(e, f"{where}.eps[{j}]", minimum=0) if item.get("norm", "linf") != "snr"
+    eps = tuple(r.number(e, f"{where}.eps[{j}]", minimum=0) if item.get("norm", ATTACK.default("norm")) != "snr"
                 else r.number(e, f"{where}.eps[{j}]") for j, e in enumerate(eps_raw))
     r.unique([(f"{where}.eps[{j}]", e) for j, e in enumerate(eps)], "eps")
-    domain, norm = item.pop("domain", "feature"), item.pop("norm", "linf")
+    domain, norm = item.pop("domain", ATTACK.default("domain")), item.pop("norm", ATTACK.default("norm"))
     try:
         ThreatModel(domain=domain, norm=norm, eps=eps[0])
     except SerbenchError as exc:
@@ -397,7 +411,7 @@ def read_attacks(r: SpecReader, data: dict[str, Any], notes: list[str]) -> list[
 
 
 def read_worst_case(r: SpecReader, data: dict[str, Any]) -> bool:
-    worst_case = data.get("worst_case", False)
+    worst_case = data.get("worst_case", SPEC.default("worst_case"))
     if not isinstance(worst_case, bool):
         raise r.fail("worst_case", f"expected true or false, got {worst_case!r}")
     return worst_case
@@ -410,13 +424,14 @@ def read_transfer(r: SpecReader, data: dict[str, Any]) -> list[TransferAxis]:
         where = f"transfer[{i}]"
         item = dict(r.mapping(item, where))
         source = r.mapping(item.pop("source", None), f"{where}.source")
-        unknown_src = sorted(set(source) - {"model", "defense"})
+        unknown_src = sorted(set(source) - TRANSFER_SOURCE.names())
         if unknown_src:
-            raise r.fail(f"{where}.source.{unknown_src[0]}", r.unknown_key(unknown_src[0], {"model", "defense"}))
+            raise r.fail(f"{where}.source.{unknown_src[0]}", r.unknown_key(unknown_src[0], TRANSFER_SOURCE.names()))
         if "model" not in source:
             raise r.fail(f"{where}.source.model", "missing: the model the attack is crafted on")
         src_model = r.model(source["model"], f"{where}.source.model")
-        src_defense = r.component("defenses", source.get("defense", "standard"), f"{where}.source.defense")[0]
+        src_defense = r.component("defenses", source.get("defense", TRANSFER_SOURCE.default("defense")),
+                                  f"{where}.source.defense")[0]
         attack = item.pop("attack", None)
         if attack is None:
             raise r.fail(f"{where}.attack", "missing: e.g. attack: fgsm")
@@ -495,7 +510,7 @@ def read_evaluation(r: SpecReader, data: dict[str, Any]) -> EvalSettings:
     """``evaluation``: ``batch_size`` and ``attack_batch_size`` (positive integers; default chosen for the
     device) and ``precision`` (fp32, bf16 or fp16 autocast; default fp32)."""
     raw = dict(r.mapping(data.get("evaluation", {}) or {}, "evaluation"))
-    allowed = {"batch_size", "attack_batch_size", "precision"}
+    allowed = EVALUATION.names()
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise r.fail(f"evaluation.{unknown[0]}", r.unknown_key(unknown[0], allowed))
@@ -505,7 +520,7 @@ def read_evaluation(r: SpecReader, data: dict[str, Any]) -> EvalSettings:
             sizes[key] = r.integer(raw[key], f"evaluation.{key}")
             if sizes[key] < 1:
                 raise r.fail(f"evaluation.{key}", f"must be a positive number of rows, got {sizes[key]}")
-    precision = raw.get("precision", DEFAULT_PRECISION)
+    precision = raw.get("precision", EVALUATION.default("precision"))
     if precision not in PRECISIONS:
         raise r.fail("evaluation.precision", f"unknown precision {precision!r}"
                                              f"{did_you_mean(str(precision), PRECISIONS)} (use one of "

@@ -33,6 +33,26 @@ console = Console() if Console().is_terminal else Console(width=160)
 err_console = Console(stderr=True)
 RESULTS_OPT = typer.Option("results", "--results", "-r", help="Results directory (the store).")
 
+# `serbench new-plugin` (serbench.cli.scaffold imports nothing from this module), registered where the app is made.
+from serbench.cli.scaffold import new_plugin  # noqa: E402
+
+app.command("new-plugin")(new_plugin)
+
+
+@app.callback()
+def _global_options(
+    disable_plugins: str = typer.Option(
+        "", "--disable-plugins", metavar="PKG1,PKG2",
+        help="Switch off every plugin of these distributions (comma-separated), as SERBENCH_DISABLE_PLUGINS does; "
+             "added to it, so workers and subprocesses inherit it. Example: serbench --disable-plugins "
+             "serbench-art list"),
+) -> None:
+    """Options for every command (given before the command's name)."""
+    if disable_plugins.strip():
+        from serbench.registry import disable_plugins as switch_off
+
+        switch_off(disable_plugins)
+
 
 def run_app(argv: list[str] | None = None) -> None:
     """Run ``app`` as a command: one-line errors, exit 1 for user errors and 2 for usage errors."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from typing import Any, Optional
 
@@ -10,8 +11,24 @@ from rich.markup import escape
 from rich.table import Table
 
 import serbench
-from serbench.cli.app import app, console
-from serbench.registry import KINDS, registry
+from serbench.cli.app import app, console, err_console
+from serbench.registry import DISABLE_ENV, KINDS, disabled_packages, normalize_package, registry
+
+
+def _parse_params(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` options -> a mapping, each value read as YAML (numbers, booleans, lists stay typed)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{item!r}: expected KEY=VALUE, e.g. root=/data/IEMOCAP", param_hint="--param")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else value
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
 
 
 def _check_kind(kind: str) -> str:
@@ -25,26 +42,24 @@ def list_cmd(
     pattern: str = typer.Option("*", "--filter", "-f", help="Shell-style wildcard, e.g. 'cnn*'."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """List components without importing any plugin.
+    """List components, plugins' summaries and variants included, without importing torch or any plugin.
+
+    Reads a component index cached per environment and rebuilt (in a separate process) when the installed
+    distributions change. Broken plugins are listed with their one-line reason; the exit code stays 0.
 
     Example: serbench list models --filter 'cnn*'
     """
+    from serbench import component_index
+
     kinds = [_check_kind(kind)] if kind else list(KINDS)
-    rows: list[dict[str, Any]] = []
-    for k in kinds:
-        reg = registry(k)
-        for name in reg.names(pattern, variants=True):
-            origin = reg.plugin_origin(name)
-            if origin is None:
-                base = name.rsplit(".", 1)[0] if name not in reg.names() else name
-                inf = reg.info(base)  # built-ins are already imported: no plugin is loaded here
-                rows.append({"kind": k, "name": name, "source": "serbench", "version": inf.version,
-                             "summary": inf.summary if base == name else
-                             f"variant of {base} ({inf.variants[name.rsplit('.', 1)[1]]}); not a paper's configuration",
-                             "loaded": True})
-            else:
-                rows.append({"kind": k, "name": name, "source": origin, "version": None,
-                             "summary": "(plugin; `serbench info` loads it)", "loaded": False})
+    _warn_unknown_disabled()
+    try:
+        index = component_index.load()
+    except component_index.IndexUnavailable as exc:
+        err_console.print(f"[yellow]warning:[/yellow] {escape(str(exc))}; listing plugins by name only",
+                          highlight=False, soft_wrap=True)
+        index = component_index.build(load_plugins=False)
+    rows = [r for k in kinds for r in index["kinds"].get(k, []) if fnmatch.fnmatchcase(r["name"], pattern)]
     if as_json:
         print(json.dumps(rows, indent=1))
         return
@@ -52,22 +67,43 @@ def list_cmd(
     for col in ("kind", "name", "source", "summary"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(r["kind"], escape(r["name"]), escape(r["source"]), escape(r["summary"]))
+        summary = escape(r["summary"])
+        if r["status"] == "broken":
+            summary = f"[red]{summary}[/red]"
+        elif r["status"] == "disabled":
+            summary = f"[dim]{summary}[/dim]"
+        table.add_row(r["kind"], escape(r["name"]), escape(r["source"]), summary)
     console.print(table)
+
+
+def _warn_unknown_disabled() -> None:
+    """A name in SERBENCH_DISABLE_PLUGINS that provides no plugin is most likely a typo: say so (one line)."""
+    off = disabled_packages()
+    if not off:
+        return
+    have = {normalize_package(e.package) for k in KINDS for e in registry(k).entries()}
+    unknown = sorted(off - have)
+    if unknown:
+        err_console.print(f"[yellow]warning:[/yellow] {DISABLE_ENV} names {', '.join(unknown)}, which provide(s) "
+                          f"no serbench plugin here (installed plugin packages: {', '.join(sorted(have)) or 'none'})",
+                          highlight=False, soft_wrap=True)
 
 
 @app.command()
 def info(
     kind: str = typer.Argument(..., help=f"One of: {', '.join(KINDS)}."),
-    name: str = typer.Argument(..., help="Component name, e.g. cnn4 or art.pgd."),
+    name: str = typer.Argument(..., help="Component name, e.g. cnn4, cnn4.small or art.pgd."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Show a component's metadata (loads it if it is a plugin).
+    """Show a component's metadata (loads it if it is a plugin); a variant shows its resolved defaults.
 
-    Example: serbench info attacks fgsm
+    Example: serbench info models cnn4.small
     """
-    inf = registry(_check_kind(kind)).info(name)
-    data = inf.as_dict()
+    resolved = registry(_check_kind(kind)).resolve(name)
+    data = resolved.info.as_dict()
+    if name != resolved.info.name:  # a variant: its own name, and the base's defaults with its parameters applied
+        data = {"name": name, "variant_of": resolved.info.name, **{k: v for k, v in data.items() if k != "name"},
+                "defaults": resolved.params}
     if as_json:
         print(json.dumps(data, indent=1, default=str))
         return
@@ -139,17 +175,20 @@ def _codecs() -> str:
 
 @app.command()
 def validate(
-    kind: str = typer.Argument(..., help="models, attacks, noises, defenses or corruptions."),
-    name: str = typer.Argument(..., help="Component name, e.g. densenet-lstm or art.pgd."),
+    kind: str = typer.Argument(..., help="models, attacks, noises, defenses, corruptions or datasets."),
+    name: str = typer.Argument(..., help="Component name, e.g. densenet-lstm, art.pgd or iemocap."),
+    params: list[str] = typer.Option([], "--param", "-p", metavar="KEY=VALUE",
+                                     help="A parameter for the component (repeatable; VALUE is read as YAML), "
+                                          "e.g. --param root=/data/IEMOCAP for a corpus's local copy."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Run a component's conformance checks on tiny inputs (exit 1 if any fails).
 
-    Example: serbench validate models cnn4.small
+    Examples: serbench validate models cnn4.small; serbench validate datasets iemocap -p root=/data/IEMOCAP
     """
     from serbench.validation import validate as run_checks
 
-    report = run_checks(_check_kind(kind), name)
+    report = run_checks(_check_kind(kind), name, **_parse_params(params))
     if as_json:
         print(json.dumps({"kind": kind, "name": name, "ok": report.ok,
                           "checks": [{"check": c, "passed": p, "message": m} for c, p, m in report.rows()]}, indent=1))

@@ -38,6 +38,20 @@ class Corruption(abc.ABC):
 
     ``levels[s - 1]`` holds severity ``s``'s physical parameters; ``measure`` names the quantity that
     grows (or falls) with severity, for documentation and the validator's monotonicity check.
+
+    The contract the harness relies on (``serbench validate corruptions NAME`` checks it):
+
+    - Construction: once per eval cell, with the spec's ``params`` over the defaults; the severity is not a
+      parameter (the spec's ``severity`` list picks levels).
+    - :meth:`apply` (which calls :meth:`corrupt`, by default :meth:`corrupt_one` per utterance) gets each
+      length group of the partition: one generator per utterance from :func:`utterance_rngs` (train cell
+      seed, corruption name, severity, utterance id). Return the same shape on the input's device; the
+      result must depend only on the parameters, the severity, the generator and the speech, not on the
+      batch or the device, because the corrupted features are cached and shared by every model of the
+      front end.
+    - Keys: a corruption cell's key, and that feature cache, hold the name, ``version``, distribution and
+      its version, every resolved parameter and the severity; bump ``version`` whenever ``levels`` or the
+      processing change.
     """
 
     levels: ClassVar[tuple[Mapping[str, Any], ...]] = ()

@@ -94,6 +94,24 @@ class Corpus:
     Subclasses (or instances) provide :meth:`load_audio`; protocols map a name to
     a builder returning folds. ``default_protocol`` names the one specs use when
     they name none.
+
+    The contract the harness relies on:
+
+    - A dataset component is a factory (a function or a class) called with the spec's ``params`` over its
+      defaults, returning a :class:`Corpus`. It is called in every process that runs the spec (the main
+      process, each Ray worker) and must give the same corpus each time. A local copy's folder is the
+      parameter ``root`` (a spec writes ``params: {root: PATH}``; the CLI ``--root``): ``root`` is left out of
+      every key, so it must only say where the files are.
+    - Creating the corpus lists it (ids, labels, speakers, sessions, paths) without decoding audio: the
+      runner loads every corpus of a spec to fingerprint it before computing anything.
+    - :meth:`load_audio` returns one utterance as mono float32 at :attr:`sample_rate`, read lazily.
+    - Folds come from the protocol builders (:func:`serbench.leave_one_session_out` and friends, or your own
+      function of the corpus); serbench checks each fold (no empty partition, no unknown id, no speaker in
+      two partitions of a speaker-independent fold). Declare the protocol names on the factory with
+      :func:`declare_protocols` so a spec naming no protocol, or a misspelt one, is settled when it is read.
+    - Keys: a train cell's key holds the name, ``version``, distribution and its version, the resolved
+      parameters without ``root``, and :meth:`fingerprint`, which covers :meth:`content_fingerprint`: make
+      that change whenever the audio does (a generated corpus: its generator's parameters and version).
     """
 
     # Declared so that readers ask for them instead of probing; a corpus read from files sets both.

@@ -1,9 +1,16 @@
 """Corpora read in place from a user's licensed copy: where the root is, which files exist.
 
-A root comes from the loader's ``root`` parameter (CLI ``--root``, spec field
-``root``) or from ``SERBENCH_DATA_<NAME>``. Listing walks the tree without
-decoding audio (fast even for IEMOCAP), skips macOS ``._*`` sidecars and
-``__MACOSX`` folders, and audio is read lazily, resampled to the corpus rate.
+A root comes from the loader's ``root`` parameter (CLI ``--root PATH``; in a spec
+``dataset: {name: iemocap, params: {root: PATH}}``, a parameter, not a field of its
+own) or, when that is not given, from ``SERBENCH_DATA_<NAME>``. The variable is read
+by :func:`resolve_root`, which every built-in loader calls with its own name; a
+plugin corpus gets the same behaviour only by calling ``resolve_root(name, root)``
+itself (``serbench.data.local`` is not part of ``import serbench``'s public API).
+The root never enters a cell key: the files' content fingerprint does.
+
+Listing walks the tree without decoding audio (fast even for IEMOCAP), skips
+macOS ``._*`` sidecars and ``__MACOSX`` folders, and audio is read lazily,
+resampled to the corpus rate.
 """
 
 from __future__ import annotations
@@ -29,14 +36,16 @@ def env_var(name: str) -> str:
 
 
 def resolve_root(name: str, root: str | os.PathLike | None) -> Path:
-    """The corpus folder: ``root`` if given, else the environment variable; it must be a folder."""
+    """The corpus folder: ``root`` if given, else ``SERBENCH_DATA_<NAME>`` (:func:`env_var` of ``name``); it must
+    be a folder. A plugin corpus that wants the variable calls this with its own name."""
     var = env_var(name)
     source = "root"
     if root is None or str(root) == "":
         value = os.environ.get(var, "")
         if not value:
             raise DataError(
-                f"{name}: no root folder given; pass root (CLI --root PATH, spec field root) or set {var}"
+                f"{name}: no root folder given; pass root (CLI --param root=PATH, in a spec params: {{root: PATH}}) or "
+                f"set {var}"
             )
         root, source = value, var
     path = Path(root).expanduser()

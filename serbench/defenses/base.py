@@ -3,6 +3,7 @@
 The trainer calls :meth:`Defense.expand_training_set` once on the training
 waveforms (waveform augmentations such as speed perturbation add copies
 there) and :meth:`Defense.loss` on every mini-batch of scaled features.
+:class:`Defense` states what each call receives.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from torch import nn
 @dataclass
 class TrainBatch:
     """One optimisation step's inputs. ``y`` holds class indices.
+
+    ``model`` is in train mode; ``x`` (B, 1, n_features, T) and ``y`` are on the training device; ``iteration``
+    counts optimisation steps from 0. ``generator`` is the trainer's own CPU ``torch.Generator`` (seeded by the
+    train cell's seed, and the one that orders the batches): draw on the CPU
+    (``torch.rand(..., generator=batch.generator).to(batch.x.device)``), never from the global generator.
 
     ``bounds`` is the scaled feature domain (the fitted normalisation's (low, high)), which a defense
     cannot infer from the batch: adversarial examples clipped to any other box (e.g. [0, 1] under a
@@ -37,6 +43,24 @@ class TrainBatch:
 
 class Defense:
     """Base class; the default is plain empirical risk minimisation.
+
+    The contract the harness relies on (``serbench validate defenses NAME`` checks the loss):
+
+    - Construction: once per train cell, with the spec's ``params`` over the defaults. A defense that attacks
+      builds its attack here (``serbench.get("attacks", name, eps=..., norm="linf", domain="feature")``).
+    - :meth:`loss` runs on every optimisation step with a :class:`TrainBatch`: the model in train mode, under
+      bf16 autocast on CUDA. Return a scalar whose gradient reaches the model; the trainer steps the optimiser.
+      Craft adversarial examples in eval mode (BatchNorm on its running statistics, dropout off, so the
+      attack's forwards change no statistic and are deterministic) and restore every module's own mode
+      before the loss, inside the bounds ``batch.bounds`` and never in the padding ``batch.mask``
+      (:func:`serbench.attacks.padding.masked_generate` does both).
+    - :meth:`expand_training_set` runs once, before training, on the decoded unpadded waveforms of the
+      training partition, only when ``expands_training_set`` is True; ``rng`` is a numpy generator seeded by
+      the train cell's seed.
+    - Model selection only considers checkpoints with at least one defended step behind them
+      (:meth:`first_defended_iteration`); a training budget that ends before the first one is refused.
+    - Keys: a train cell's key holds the name, ``version``, distribution and its version, and every resolved
+      parameter; bump ``version`` when the same parameters train differently.
 
     Capabilities are declared, not probed: ``expands_training_set`` is True on every defense whose
     :meth:`expand_training_set` must see the decoded waveforms (the trainer takes the waveform path for it),

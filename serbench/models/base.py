@@ -25,6 +25,26 @@ class SERModel(nn.Module, abc.ABC):
 
     Subclasses must implement :meth:`forward_features`; the head is the linear layer ``fc`` that
     :meth:`add_head` builds, or a subclass's own :meth:`forward_head`.
+
+    The contract the harness relies on (``serbench validate models NAME`` checks it):
+
+    - Construction: the factory is called with the spec's ``params`` over the component's defaults and
+      ``num_classes`` set to the number of labels of the corpus (whatever its default says), after
+      ``torch.manual_seed(seed)`` and ``numpy.random.seed(seed)`` with the train cell's seed, so the initial
+      weights are a function of the cell. Draw initial weights from torch's global generator (that is what
+      the seed fixes). The model is then moved to the run's device and to the cell's memory format
+      (``training.memory_format``; ``auto`` keeps a plugin's model contiguous). An optional classmethod
+      ``check_params(params)`` runs when the spec is read, before anything is built.
+    - Input: (B, 1, n_features, T) scaled features (float32 outside autocast): ``n_features`` is
+      ``frontend.n_mels`` (or ``n_bins``), T is free (the frames of ``frontend.seconds`` under pad/crop, a
+      window's frames under ``segments``); frames past an utterance's end are padding at the normalisation's
+      lower bound. Output: (B, num_classes) logits; the harness refuses any other shape.
+    - Modes: ``train()`` before every optimisation step (CUDA steps run under bf16 autocast); ``eval()`` for
+      validation, evaluation and every attack, which may run under fp16/bf16 autocast
+      (``evaluation.precision``). In eval mode the forward must be deterministic and differentiable with
+      respect to the input: attacks take its input gradient.
+    - Keys: the cell key holds the name, ``version``, distribution and its version, and every resolved
+      parameter; bump ``version`` whenever the same parameters build a different network or initialisation.
     """
 
     num_classes: int

@@ -4,7 +4,7 @@ Talkers are utterances picked by the rng from a registered corpus (default
 the embedded ``synthetic`` one, so babble works offline), each scaled to unit
 RMS, looped from a random point to the requested length, and summed. When the
 clean speech comes from the same corpus its speakers may be among the
-talkers; pick another ``corpus`` (e.g. ``espeak``) to keep them apart.
+talkers; pick another ``corpus`` (e.g. ``espeak.acted``) to keep them apart.
 """
 
 from __future__ import annotations

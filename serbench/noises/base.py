@@ -15,6 +15,19 @@ class Noise(abc.ABC):
     """Base class: subclasses must implement :meth:`sample`, ``num_samples`` of noise at ``sample_rate``.
 
     Draws come only from ``rng`` so a seed fixes every noise condition.
+
+    The contract the harness relies on (``serbench validate noises NAME`` checks it):
+
+    - Construction: once per eval cell, with the spec's ``params`` over the defaults; the SNR is not a
+      parameter (the harness mixes at each SNR of the spec).
+    - :meth:`sample` is called once per utterance, length group by length group, with ``num_samples`` the padded width
+      of the utterance's length group and the corpus's ``sample_rate``; ``rng`` is one numpy generator per
+      cell, seeded by the train cell's seed and the SNR, shared by the utterances in turn. Return a 1-D float
+      array of exactly ``num_samples``, finite and not silent; its level does not matter.
+    - The harness mixes it with :func:`mix_at_snr` on the model's device, over each utterance's speech only
+      (the padding stays silent), so a noise never sees the clean signal (a corruption does).
+    - Keys: a noise cell's key holds the name, ``version``, distribution and its version, every resolved
+      parameter and the SNR; bump ``version`` when the same parameters draw other noise.
     """
 
     @abc.abstractmethod

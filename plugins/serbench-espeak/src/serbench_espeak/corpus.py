@@ -1,4 +1,4 @@
-"""The embedded corpus ``espeak``: eSpeak NG voices acting the four IEMOCAP emotions.
+"""The embedded corpus ``espeak.acted``: eSpeak NG voices acting the four IEMOCAP emotions.
 
 Each session is an English accent spoken by one female and one male eSpeak
 voice variant (``en-us+f1`` / ``en-us+m1`` ...), like IEMOCAP's 5 sessions x 2
@@ -87,9 +87,9 @@ class EspeakCorpus(serbench.GeneratedCorpus):
 
     def __init__(self, seed: int, sessions: int, sentences: int, takes: int, sample_rate: int) -> None:
         if not 1 <= sessions <= len(ACCENTS):
-            raise serbench.SerbenchError(f"espeak: sessions must be 1..{len(ACCENTS)}, got {sessions}")
+            raise serbench.SerbenchError(f"espeak.acted: sessions must be 1..{len(ACCENTS)}, got {sessions}")
         if not 1 <= sentences <= len(SENTENCES) or takes < 1:
-            raise serbench.SerbenchError(f"espeak: sentences must be 1..{len(SENTENCES)} and takes >= 1")
+            raise serbench.SerbenchError(f"espeak.acted: sentences must be 1..{len(SENTENCES)} and takes >= 1")
         self.seed, self.num_sentences, self.takes = seed, sentences, takes
         self._jobs: list[dict] = []
         self._channels: dict[str, dict[str, float]] = {}
@@ -117,7 +117,7 @@ class EspeakCorpus(serbench.GeneratedCorpus):
                                 meta={"text": SENTENCES[k], "accent": ACCENTS[s]},
                             ))
         super().__init__(
-            name="espeak", utterances=utterances, labels=LABELS, sample_rate=sample_rate,
+            name="espeak.acted", utterances=utterances, labels=LABELS, sample_rate=sample_rate,
             protocols={"leave-one-session-out": serbench.leave_one_session_out,
                        "leave-one-speaker-out": serbench.leave_one_speaker_out},
             default_protocol="leave-one-session-out",
@@ -144,7 +144,7 @@ class EspeakCorpus(serbench.GeneratedCorpus):
                                   capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 reason = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-                raise serbench.DataError(f"espeak: eSpeak NG generator failed: {reason}")
+                raise serbench.DataError(f"espeak.acted: eSpeak NG generator failed: {reason}")
             with np.load(out) as z:
                 raw = {k: z[k] for k in z.files}
         native = int(raw.pop("__rate__")[0])
@@ -164,7 +164,7 @@ class EspeakCorpus(serbench.GeneratedCorpus):
 
 @serbench.declare_protocols("leave-one-session-out", "leave-one-speaker-out")
 @serbench.component(
-    name="espeak", version="1.0",
+    name="espeak.acted", version="1.0",
     summary="Embedded eSpeak NG speech: 4 IEMOCAP classes acted through prosody, accents x voices",
     tags=("embedded", "4-class", "offline", "tts"),
 )
