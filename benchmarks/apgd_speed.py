@@ -14,9 +14,9 @@ wrong, which would flatter it). Times are medians over ``--repeats`` round-robin
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -24,27 +24,10 @@ from torch import nn
 import serbench
 from serbench.bench.environment import resolve_device
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from attack_speed import add_batch_arguments, interleaved_medians  # noqa: E402  (a sibling script, reused)
+
 GOAL = 1.10
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int, device: torch.device) -> dict[str, float]:
-    """Median seconds per function, run round-robin so that load from other processes hits all alike."""
-    for fn in fns.values():
-        fn()
-    _sync(device)
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            _sync(device)
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def library_attacks() -> dict[str, type]:
@@ -85,14 +68,7 @@ def apgd_times(model: nn.Module, x: torch.Tensor, steps: int, eps: float, repeat
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
-    p.add_argument("--width", type=float, default=0.25, help="channel scale of both models (1.0 = full)")
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--frames", type=int, default=188, help="time frames (188 = 3 s at hop 256, 16 kHz)")
-    p.add_argument("--mels", type=int, default=64)
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--eps", type=float, default=0.02)
-    p.add_argument("--repeats", type=int, default=3)
+    add_batch_arguments(p, steps=20, repeats=3, width_help="channel scale of both models (1.0 = full)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default); 1 is "
                    "steadiest on a shared machine")
     args = p.parse_args()

@@ -67,16 +67,21 @@ def pgd_times(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, ep
     return interleaved_medians(fns, repeats, x.device)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_batch_arguments(p: argparse.ArgumentParser, *, steps: int, repeats: int, width_help: str) -> None:
+    """The options every attack-speed script shares: device, model width, batch shape, steps, eps, repeats."""
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
-    p.add_argument("--width", type=float, default=0.25, help="CNN-4 channel scale (1.0 = the paper's)")
+    p.add_argument("--width", type=float, default=0.25, help=width_help)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--frames", type=int, default=188, help="time frames (188 = 3 s at hop 256, 16 kHz)")
     p.add_argument("--mels", type=int, default=64)
-    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--steps", type=int, default=steps)
     p.add_argument("--eps", type=float, default=0.02)
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=repeats)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_batch_arguments(p, steps=10, repeats=5, width_help="CNN-4 channel scale (1.0 = the paper's)")
     args = p.parse_args()
     device = resolve_device(args.device)
 
