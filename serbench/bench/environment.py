@@ -115,15 +115,20 @@ def cpu_kernels_setting() -> dict[str, Any]:
     return dict(_cpu_kernels)
 
 
-def _cpu_flags() -> set[str]:
+def _cpuinfo(field: str) -> str | None:
+    """The first ``field`` line of ``/proc/cpuinfo`` (Linux), or None where there is none."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
             for line in fh:
-                if line.lower().startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
+                if line.lower().startswith(field):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return set()
+    return None
+
+
+def _cpu_flags() -> set[str]:
+    return set((_cpuinfo("flags") or "").split())
 
 
 def allocator_setting() -> dict[str, Any]:
@@ -183,14 +188,7 @@ def set_threads(threads: int | None) -> int:
 
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo`` on Linux; ``platform.processor()`` elsewhere, often empty)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
+    return _cpuinfo("model name") or platform.processor()
 
 
 def environment(device: torch.device) -> dict[str, Any]:
