@@ -145,9 +145,12 @@ def test_channels_last_enters_the_train_and_eval_keys(tmp_path):
     auto_evals, mps_evals = ([e.key for e in spec.eval_cells(tc)] for tc in (auto, on_mps))
     assert len(auto_evals) == len(mps_evals) and not set(auto_evals) & set(mps_evals)
 
+    # (off the CPU: a CPU key also names the thread count, tests/test_threads.py)
     forced, (cl,) = planned(tiny(memory_format="channels_last"), tmp_path)
-    assert replace(cl, device="mps").key == auto.key  # an explicit format holds on every device
+    assert replace(cl, device="mps").memory_format == CHANNELS_LAST  # an explicit format holds on every device
+    assert replace(cl, device="cuda").key == replace(auto, device="cuda").key
     _, (contiguous,) = planned(tiny(memory_format="contiguous"), tmp_path)
+    contiguous = replace(contiguous, device="mps")
     assert contiguous.key == on_mps.key  # the request never enters the key, only what it resolves to
     assert [e.key for e in parse_spec(tiny(memory_format="contiguous")).eval_cells(contiguous)] == mps_evals
 

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 from serbench.bench.ray_executor import WORKER_NICENESS, worker_env_vars
@@ -59,7 +58,7 @@ def metrics(store: Store) -> dict[str, dict]:
 def test_tasks_of_one_run_on_one_worker_share_its_runner_and_match_the_local_executor(tmp_path, one_worker_ray):
     spec = parse_spec(SPEC)
     store = Store(tmp_path / "ray")
-    plan = LocalRunner(spec, store, device="cpu").plan()
+    plan = LocalRunner(spec, store, device="cpu", threads=1).plan()  # planned as the driver plans a 1-thread task
 
     def task(*args):  # defined here, so Ray ships it by value; runs the real task, then marks what it used
         from serbench.bench import ray_executor
@@ -83,12 +82,7 @@ def test_tasks_of_one_run_on_one_worker_share_its_runner_and_match_the_local_exe
     assert again[0] == first[0] and again[1:] == ((False, False), 0)
 
     local = Store(tmp_path / "local")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the worker's threads: under channels_last the thread count moves CPU digits
-    try:
-        assert LocalRunner(spec, local, device="cpu").run().ok
-    finally:
-        torch.set_num_threads(before)
+    assert LocalRunner(spec, local, device="cpu", threads=1).run().ok  # the worker's threads: they are in the keys
     assert metrics(store) == metrics(local) and len(metrics(local)) == 4  # a reused runner changes no number
 
 

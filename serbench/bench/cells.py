@@ -25,6 +25,7 @@ from serbench.bench.axes import dataset_identity
 from serbench.bench.conditions import Condition, Transfer
 from serbench.canonical import canonical_json
 from serbench.engine.layout import AUTO, CONTIGUOUS, resolve_memory_format
+from serbench.engine.schedules import THREADS_AUTO
 from serbench.errors import SerbenchError
 
 if TYPE_CHECKING:  # annotations only: reading records (the leaderboard) must not import torch
@@ -103,6 +104,16 @@ class TrainCell:
     seed: int
     device: str | None = None
     cpu_kernels: str | None = None  # "native": planned with SERBENCH_CPU_KERNELS=native (cpu_kernels_key)
+    threads: int | None = None  # the planning runner's thread count, for ``training.threads: auto`` on a CPU
+
+    @property
+    def thread_count(self) -> int | None:
+        """The CPU threads this cell runs with: the spec's ``training.threads``, or for ``auto`` the runner's;
+        None off the CPU (a GPU cell's numbers do not depend on it) or when planned without a count."""
+        if self.device not in (None, "cpu"):
+            return None
+        pinned = self.training.threads
+        return self.threads if pinned == THREADS_AUTO else int(pinned)
 
     @property
     def memory_format(self) -> str:
@@ -117,14 +128,17 @@ class TrainCell:
     def identity(self) -> dict[str, Any]:
         """Its part of the key; ``training`` names the resolved memory format only where it is not contiguous
         (so contiguous keys stay as they were), never the requested one (``auto`` means different formats on
-        different devices), and ``cpu_kernels: native`` for a CPU cell planned to run with each CPU's own
+        different devices), ``cpu_kernels: native`` for a CPU cell planned to run with each CPU's own
         kernels (set by the runner from :func:`serbench.bench.environment.cpu_kernels_key`; portable kernels
-        leave the key as it was)."""
-        training = {k: v for k, v in self.training.as_dict().items() if k != "memory_format"}
+        leave the key as it was), and a CPU cell's :attr:`thread_count` (the same data, code and kernels give
+        other numbers at another thread count)."""
+        training = {k: v for k, v in self.training.as_dict().items() if k not in ("memory_format", "threads")}
         if self.memory_format != CONTIGUOUS:
             training["memory_format"] = self.memory_format
         if self.cpu_kernels is not None:
             training["cpu_kernels"] = self.cpu_kernels
+        if self.thread_count is not None:
+            training["threads"] = self.thread_count
         return {"dataset": self.data.identity, "model": self.model.identity(), "defense": self.defense.identity(),
                 "frontend": self.frontend.identity, "training": training, "seed": self.seed}
 

@@ -28,10 +28,11 @@ class SpecRecords:
     failed: list[str] = field(default_factory=list)
 
 
-def spec_records(spec: Spec, store: Store) -> SpecRecords:
-    """Every train and eval cell ``spec`` plans on the data as it is now, looked up in ``store`` by key."""
+def spec_records(spec: Spec, store: Store, threads: int | None = None) -> SpecRecords:
+    """Every train and eval cell ``spec`` plans on the data as it is now (CPU cells with ``training.threads:
+    auto`` at ``threads``, default the CPUs available), looked up in ``store`` by key."""
     found = SpecRecords()
-    runner = LocalRunner(spec, store, device="cpu")
+    runner = LocalRunner(spec, store, device="cpu", threads=threads)
     for tc, evals in runner.plan():
         for key, what in [(tc.key, runner.describe_train(tc))] + [(e.key, runner.describe(e)) for e in evals]:
             status = store.status(key, quarantine=False)
@@ -44,11 +45,11 @@ def spec_records(spec: Spec, store: Store) -> SpecRecords:
     return found
 
 
-def copy_spec_records(spec: Spec, source: Store, dest: Path) -> int:
+def copy_spec_records(spec: Spec, source: Store, dest: Path, threads: int | None = None) -> int:
     """Copy the records of ``spec``'s cells from ``source`` to ``dest/records``; the number copied.
 
     Refused (nothing copied) when a cell has no record or a failed one: run the spec first."""
-    found = spec_records(spec, source)
+    found = spec_records(spec, source, threads)
     for problem, cells in (("no record", found.missing), ("a failed record", found.failed)):
         if cells:
             raise SerbenchError(f"{spec.name}: {len(cells)} cells have {problem} in {source.root} (first: {cells[0]}); "

@@ -167,8 +167,12 @@ def run_with_ray(spec: Spec, store: Store, *, address: str | None = None, device
     if gpus_per_task and device == "cpu":
         raise SerbenchError("--gpus-per-task with --device cpu: drop one of them")
     start = time.perf_counter()
-    # The driver expands the matrix only; training and data decoding happen in the workers.
-    planner = LocalRunner(spec, store, device="cpu", force=force, retry_failed=retry_failed)
+    # Threads per task never exceed the CPUs Ray reserves for it: workers x threads <= CPUs.
+    threads = threads_per_task or max(1, int(cpus_per_task))
+    # The driver expands the matrix only (for the workers' device type and thread count: both enter CPU keys);
+    # training and data decoding happen in the workers.
+    planner = LocalRunner(spec, store, device="cpu", force=force, retry_failed=retry_failed, threads=threads,
+                          device_type="cuda" if gpus_per_task else "cpu")
     plan = planner.plan()
     progress("start", {"cells": sum(len(evals) for _, evals in plan), "train_cells": len(plan)})
     store.root.mkdir(parents=True, exist_ok=True)
@@ -182,8 +186,6 @@ def run_with_ray(spec: Spec, store: Store, *, address: str | None = None, device
         else:
             planner.count_cached(summary, evals, tc)  # failed cached cells count as failed
             progress("cached", {"n": len(evals)})
-    # Threads per task never exceed the CPUs Ray reserves for it: workers x threads <= CPUs.
-    threads = threads_per_task or max(1, int(cpus_per_task))
     started_here = False
     if todo:
         if not ray.is_initialized():
@@ -195,15 +197,20 @@ def run_with_ray(spec: Spec, store: Store, *, address: str | None = None, device
             # Workers are kept between tasks, GPU ones too (max_calls=0, where Ray's default for a function
             # declared with GPUs is one call per worker): the run's runner and the CUDA context survive from
             # one cell to the next.
-            task = ray.remote(max_calls=0)(run_train_cell_task).options(
-                num_cpus=cpus_per_task, num_gpus=gpus_per_task, max_retries=0,
-                **({"runtime_env": runtime_env} if runtime_env else {}))
+            remote = ray.remote(max_calls=0)(run_train_cell_task)
+            options = dict(num_gpus=gpus_per_task, max_retries=0, **({"runtime_env": runtime_env} if runtime_env
+                                                                      else {}))
             worker_device = "cuda" if gpus_per_task else device
             if worker_device != "auto" and worker_device != "cuda":
                 resolve_device(worker_device)  # fail fast on a malformed name
             run_id = uuid.uuid4().hex
-            refs = {task.remote(spec.source, spec.path, tc, str(store.root.resolve()), worker_device, force,
-                                retry_failed, threads, run_id): (tc, evals) for tc, evals in todo}
+            refs = {}
+            for tc, evals in todo:
+                # a spec that pins training.threads above the task's threads reserves as many CPUs for its cells
+                n = tc.thread_count or threads
+                cell_task = remote.options(num_cpus=max(cpus_per_task, n), **options)
+                refs[cell_task.remote(spec.source, spec.path, tc, str(store.root.resolve()), worker_device, force,
+                                      retry_failed, n, run_id)] = (tc, evals)
             pending = list(refs)
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)

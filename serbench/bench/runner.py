@@ -22,7 +22,7 @@ from typing import Any, Callable
 from serbench.bench import records
 from serbench.bench.cells import EvalCell, TrainCell
 from serbench.bench.cross_cell import cross_cell_warnings
-from serbench.bench.environment import cpu_kernels_key, environment, resolve_device
+from serbench.bench.environment import available_cpus, cpu_kernels_key, environment, resolve_device
 from serbench.bench.evaluators import EvalContext, evaluate
 from serbench.bench.spec import Spec
 from serbench.bench.store import Store
@@ -64,8 +64,13 @@ class LocalRunner:
     """Runs a spec in-process. ``progress`` receives (event, payload) for the CLI's bars."""
 
     def __init__(self, spec: Spec, store: Store, device: str = "auto", force: bool = False,
-                 retry_failed: bool = False, progress: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+                 retry_failed: bool = False, progress: Callable[[str, dict[str, Any]], None] | None = None,
+                 threads: int | None = None, device_type: str | None = None) -> None:
+        """``threads``: the CPU threads cells with ``training.threads: auto`` plan and run with (default: the CPUs
+        this process may use, as ``serbench run`` without ``--threads``). ``device_type``: the device type cells
+        are planned for when it is not this process's (a Ray driver planning for GPU workers)."""
         self.spec, self.store, self.device = spec, store, resolve_device(device)
+        self.threads, self.device_type = threads, device_type or self.device.type
         self.force, self.retry_failed = force, retry_failed
         self.progress = progress or (lambda event, payload: None)
         self._corpora: dict[str, Corpus] = {}
@@ -104,11 +109,26 @@ class LocalRunner:
             fingerprints[i] = corpus.fingerprint()
             if d.folds is None:
                 counts[i] = len(corpus.folds(d.protocol))
-        # on this runner's device type: it resolves training.memory_format: auto (serbench.engine.layout)
-        # and the CPU kernels it runs with (SERBENCH_CPU_KERNELS; serbench.bench.environment.cpu_kernels_key)
-        kernels = cpu_kernels_key(self.device.type)
-        return [replace(tc, device=self.device.type, cpu_kernels=kernels)
+        # on this runner's device type: it resolves training.memory_format: auto (serbench.engine.layout),
+        # the CPU kernels it runs with (SERBENCH_CPU_KERNELS; serbench.bench.environment.cpu_kernels_key)
+        # and the thread count of training.threads: auto
+        kernels = cpu_kernels_key(self.device_type)
+        threads = None
+        if self.device_type == "cpu":
+            threads = self.threads or available_cpus()  # what `serbench run` uses without --threads
+        return [replace(tc, device=self.device_type, cpu_kernels=kernels, threads=threads)
                 for tc in self.spec.train_cells(counts, fingerprints)]
+
+    def _run_as_planned(self, tc: TrainCell) -> None:
+        """Run ``tc`` on the device type and with the thread count its key names (a cell planned elsewhere, e.g.
+        by a Ray driver, must not be computed another way under the same key)."""
+        if tc.device is not None and tc.device != self.device.type:
+            raise SerbenchError(f"this cell was planned for {tc.device} and would run on {self.device.type}: "
+                                f"run with --device {tc.device}")
+        if tc.thread_count is not None:
+            import torch
+
+            torch.set_num_threads(tc.thread_count)
 
     def needs(self, key: str) -> bool:
         """Whether the cell of ``key`` is to be computed: missing or invalid, failed with ``retry_failed``, or
@@ -152,7 +172,18 @@ class LocalRunner:
 
     def execute(self, plan: list[tuple[TrainCell, list[EvalCell]]], env: dict[str, Any],
                 poll_s: float = 0.5) -> RunSummary:
-        """Run ``plan`` holding each train cell's lock; a cell another run holds is retried after the rest."""
+        """Run ``plan`` holding each train cell's lock; a cell another run holds is retried after the rest.
+        Each cell runs at its own thread count; the process's count is restored afterwards."""
+        import torch
+
+        before = torch.get_num_threads()
+        try:
+            return self._execute(plan, env, poll_s)
+        finally:
+            torch.set_num_threads(before)
+
+    def _execute(self, plan: list[tuple[TrainCell, list[EvalCell]]], env: dict[str, Any],
+                 poll_s: float) -> RunSummary:
         summary = RunSummary()
         queue = deque(plan)
         deferred = 0
@@ -187,7 +218,10 @@ class LocalRunner:
         record = self.needs(tc.key)
         if not todo and not record:
             return summary
+        if tc.thread_count is not None:  # the record says what the cell ran with
+            env = {**env, "threads": tc.thread_count}
         try:
+            self._run_as_planned(tc)
             trained = self._trained(tc, env, record=record)
         except Exception as exc:  # recorded per cell; the run goes on with other cells
             reason = _reason(exc, self._data_roots())

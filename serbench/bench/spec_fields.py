@@ -303,6 +303,7 @@ FRONTEND = Section(
     ),
 )
 
+THREADS_SCHEMA = either(string([schedules.THREADS_AUTO]), integer(minimum=1))
 TRAINING_DOCS = {
     "lr": "Adam's learning rate.",
     "batch_size": "Examples per optimisation step.",
@@ -333,6 +334,10 @@ TRAINING = Section(
               "resolves by a fixed rule of device type and model (`serbench.engine.layout`: channels_last for "
               "convolutional models on cpu and cuda); the resolved layout enters the key where it is not "
               "contiguous, since it changes the trained model's numbers.", DEFAULT_MEMORY_FORMAT, "contiguous"),
+        Field("threads", THREADS_SCHEMA, "CPU threads each cell trains and is evaluated with. `auto`: the run's "
+              "(`serbench run --threads`, default the CPUs the process may use). The resolved count enters a CPU "
+              "cell's key (a convolution's backward splits its sums by thread, so it changes the numbers); pin it "
+              "to make a spec's keys the same on every machine.", schedules.THREADS_AUTO, 2),
     ) + dataclass_fields(
         schedules.Schedule, schedules.PRESETS, "ren2020", TRAINING_DOCS,
         choices={"fit_on": schedules.FIT_ON},
@@ -343,7 +348,7 @@ TRAINING = Section(
         examples={"lr": 0.0005, "batch_size": 64, "lr_decay": 0.5, "lr_step": 200, "iterations": 400,
                   "max_epochs": 50, "plateau_patience": 3, "plateau_factor": 0.1, "stop_patience": 10,
                   "eval_every": 50, "weight_decay": 0.0001, "fit_on": "train+valid"},
-        skip=("name", "memory_format"),  # memory_format: declared above, whether or not the dataclass holds it
+        skip=("name", "memory_format", "threads"),  # declared above, whether or not the dataclass holds them
     ),
 )
 

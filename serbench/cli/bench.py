@@ -107,7 +107,7 @@ def run(
         err_console.print(f"[yellow]note[/yellow] {escape(f'{spec_path}: {note}')}", highlight=False)
     _check_cells_left(spec, store)
     if dry_run:
-        _dry_run(spec, store, as_json)
+        _dry_run(spec, store, as_json, device, threads)
         return
     if warning := editable_warning():  # code may have changed under the same versions: cached cells reused
         err_console.print(f"[yellow]warning[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
@@ -122,9 +122,8 @@ def run(
         else:
             from serbench.bench.environment import set_threads
 
-            set_threads(threads)
             runner = LocalRunner(spec, store, device=device, force=force, retry_failed=retry_failed,
-                                 progress=progress)
+                                 progress=progress, threads=set_threads(threads))
             summary = runner.run()
     # Every failed cell of the spec counts, the ones a previous run left failed too: a retry stays red.
     earlier = f" ({len(summary.failed_cached)} from earlier runs)" if summary.failed_cached else ""
@@ -154,11 +153,14 @@ def _check_cells_left(spec: Any, store: Any) -> None:
                             "remove or narrow a rule (`serbench run SPEC --dry-run` lists the cells)")
 
 
-def _dry_run(spec: Any, store: Any, as_json: bool) -> None:
-    """Every cell of the matrix with its key and its state in the store; nothing computed or written."""
+def _dry_run(spec: Any, store: Any, as_json: bool, device: str = "cpu", threads: int | None = None) -> None:
+    """Every cell of the matrix with its key and its state in the store; nothing computed or written. Keys are
+    those a local run with the same ``--device`` and ``--threads`` computes (a CUDA plan needs no GPU here)."""
+    from serbench.bench.environment import resolve_device
     from serbench.bench.runner import LocalRunner
 
-    runner = LocalRunner(spec, store, device="cpu")
+    device_type = "cuda" if device.startswith("cuda") else resolve_device(device).type
+    runner = LocalRunner(spec, store, device="cpu", threads=threads, device_type=device_type)
     counts = {i: len(runner.corpus(i).folds(d.protocol)) for i, d in enumerate(spec.datasets) if d.folds is None}
     plan = runner.plan()
     unused = spec.unused_excludes(spec.all_train_cells(counts))

@@ -140,6 +140,8 @@ def collect(
     spec_path: Path = typer.Argument(..., metavar="SPEC", help="The benchmark spec whose cells to collect."),
     results: Path = RESULTS_OPT,
     out: Path = typer.Option(..., "--out", "-o", help="Results directory to copy the records into (records/)."),
+    threads: int = typer.Option(None, "--threads", min=1, help="The --threads the spec was run with, for its "
+                                "cells with training.threads: auto (default: the CPUs this process may use)."),
 ) -> None:
     """Copy exactly one spec's current records (train and eval) into another results directory.
 
@@ -155,5 +157,5 @@ def collect(
     if not results.is_dir():
         raise SerbenchError(f"{results}: no results directory; run `serbench run {spec_path} --results {results}` "
                             "first")
-    copied = copy_spec_records(load_spec(spec_path), Store(results), out)
+    copied = copy_spec_records(load_spec(spec_path), Store(results), out, threads)
     console.print(escape(f"{copied} records of {spec_path} -> {out / 'records'}"), highlight=False)

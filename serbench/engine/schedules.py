@@ -20,6 +20,8 @@ from typing import Any
 from serbench.engine.layout import AUTO, check_memory_format
 from serbench.errors import SerbenchError
 
+THREADS_AUTO = "auto"
+
 
 @dataclass(frozen=True)
 class Schedule:
@@ -45,10 +47,15 @@ class Schedule:
     # Memory format of the model and its 4-D inputs (serbench.engine.layout): auto, channels_last or contiguous.
     # A request: only what it resolves to for the cell's model and device enters the key (TrainCell.memory_format).
     memory_format: str = AUTO
+    # CPU threads the cell trains and is evaluated with: a convolution's backward splits its sums by thread, so
+    # the count changes a CPU model's numbers. ``auto``: the runner's (``--threads``); either way the resolved
+    # count enters a CPU cell's key (TrainCell.thread_count). A spec pins it to make its keys machine-independent.
+    threads: int | str = THREADS_AUTO
 
     def __post_init__(self) -> None:
         _check_fields(self)
         check_memory_format(self.memory_format)
+        check_threads(self.threads)
         if self.fit_on not in FIT_ON:
             raise SerbenchError(f"training.fit_on: unknown value {self.fit_on!r}; use {' or '.join(FIT_ON)}")
         if self.fit_on == "train+valid" and (self.iterations <= 0 and self.max_epochs <= 0):
@@ -66,6 +73,15 @@ class Schedule:
 
 
 FIT_ON = ("train", "train+valid")
+
+
+def check_threads(value: Any, where: str = "training.threads") -> int | str:
+    """``auto`` or a whole number of threads >= 1."""
+    if value == THREADS_AUTO:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SerbenchError(f"{where}: expected auto or a number of threads >= 1, got {value!r}")
+    return value
 
 # What each numeric field may hold. Counts where 0 means something (iterations: use max_epochs;
 # eval_every: once per epoch; patience: off) may be 0; sizes and steps must be >= 1.
