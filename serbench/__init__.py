@@ -7,6 +7,7 @@ Public API (what plugins and users import):
 - contracts: :class:`Corpus`, :class:`Utterance`, :class:`Fold`, :class:`SERModel`,
   :class:`Attack`, :class:`ThreatModel`, :class:`Defense`, :class:`TrainBatch`, :class:`Noise`.
 - helpers: :func:`check_budget`, :func:`perturbation`, :func:`input_gradient`, :func:`mix_at_snr`,
+  :func:`select_minimal` and :func:`minimal_summary` (minimal-perturbation attacks),
   :func:`read_audio`, :mod:`serbench.features`.
 - errors: :class:`SerbenchError` and subclasses.
 """
@@ -38,6 +39,7 @@ def __getattr__(name: str):  # lazy: importing serbench must not import torch-he
         "Attack": "serbench.attacks.base", "ThreatModel": "serbench.attacks.base",
         "input_gradient": "serbench.attacks.base",
         "library_attack_class": "serbench.attacks.library",
+        "select_minimal": "serbench.attacks.minimal", "minimal_summary": "serbench.attacks.minimal",
         "check_budget": "serbench.attacks.budget", "perturbation": "serbench.attacks.budget",
         "Defense": "serbench.defenses.base", "TrainBatch": "serbench.defenses.base",
         "Noise": "serbench.noises.base", "mix_at_snr": "serbench.noises.base",
@@ -56,6 +58,7 @@ __all__ = [
     "DuplicateComponentError",
     "Corpus", "GeneratedCorpus", "Utterance", "Fold", "leave_one_session_out", "leave_one_speaker_out",
     "speaker_kfold", "declare_protocols", "read_audio", "SERModel", "Attack", "ThreatModel", "input_gradient",
-    "library_attack_class", "check_budget", "perturbation", "Defense", "TrainBatch", "Noise", "mix_at_snr",
+    "library_attack_class", "select_minimal", "minimal_summary", "check_budget", "perturbation", "Defense",
+    "TrainBatch", "Noise", "mix_at_snr",
     "Corruption",
 ]
