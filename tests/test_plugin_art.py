@@ -30,7 +30,8 @@ def _public_api_only(src: Path) -> None:
 
 def test_entry_points_resolve_to_the_plugin() -> None:
     names = serbench.list_components("attacks", "art.*")
-    assert names == ["art.apgd", "art.autoattack", "art.bim", "art.evasion", "art.fgsm", "art.pgd"]
+    assert names == ["art.apgd", "art.autoattack", "art.bim", "art.boundary", "art.cw", "art.deepfool", "art.evasion",
+                     "art.fgsm", "art.hopskipjump", "art.pgd"]
     for name in names:
         info = serbench.info("attacks", name)
         assert info.source == "serbench-art" and "+art1." in info.version and info.summary
@@ -46,7 +47,8 @@ def test_pyproject_declares_entry_points() -> None:
 
     meta = tomllib.loads((PLUGIN / "pyproject.toml").read_text())
     eps = meta["project"]["entry-points"]["serbench.attacks"]
-    assert set(eps) == {"art.fgsm", "art.bim", "art.pgd", "art.evasion", "art.apgd", "art.autoattack"}
+    assert set(eps) == {"art.fgsm", "art.bim", "art.pgd", "art.evasion", "art.apgd", "art.autoattack",
+                        "art.hopskipjump", "art.boundary", "art.cw", "art.deepfool"}
     assert meta["project"]["name"] == "serbench-art"
 
 
