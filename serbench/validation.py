@@ -163,6 +163,9 @@ def validate_attack(name: str, **params: Any) -> ValidationReport:
     low, high = norm.bounds
     features = low + (high - low) * torch.rand(4, 1, 64, 32)
     inputs = {"feature": (model, features), "waveform": (pipeline, 0.1 * torch.randn(4, 8000))}
+    # Other inputs to learn from, for attacks that craft on training data first (a universal perturbation)
+    training = {"feature": low + (high - low) * torch.rand(8, 1, 64, 32), "waveform": 0.1 * torch.randn(8, 8000)}
+    y_training = torch.arange(8) % 4
     bounds = {"feature": norm.bounds, "waveform": None}
     budgets = {"linf": (0.03, 0.0), "l2": (0.5, 0.0), "snr": (30.0, float("inf"))}
     cls = serbench.info("attacks", name).factory
@@ -182,12 +185,16 @@ def validate_attack(name: str, **params: Any) -> ValidationReport:
                 threat = ThreatModel(domain=domain, norm=norm, eps=float(eps)).with_bounds(bounds[domain])
                 attack = serbench.get("attacks", name, domain=domain, norm=norm, eps=float(eps), **params)
                 attack.threat = threat
+                if getattr(attack, "needs_training_data", False):
+                    attack.fit(m, training[domain], y_training)
                 check_budget(name, threat, x, attack.generate(m, x, y))
                 return None
 
             def identity(zero=zero, norm=norm, domain=domain, m=m, x=x) -> str | None:
                 attack = serbench.get("attacks", name, eps=zero, norm=norm, domain=domain, **params)
                 attack.threat = attack.threat.with_bounds(bounds[domain])
+                if getattr(attack, "needs_training_data", False):
+                    attack.fit(m, training[domain], y_training)
                 return None if torch.allclose(attack.generate(m, x, y), x) else "eps = 0 changed the input"
 
             rep.check(f"{domain}/{norm} budget", within)
