@@ -104,3 +104,51 @@ def test_flags_quiet_on_trained_model() -> None:
     model, x, y = _labelled()
     assert zero_gradients(input_gradient(model, x, y)) is None
     assert nondeterministic_forward(model, x) is None
+
+
+# -- black-box stronger than white-box, across the records of one threat ----------------------------------------
+def _attack_record(key: str, name: str, correct: list[bool], eps: float = 0.1, flipped_by: list | None = None) -> dict:
+    """An ok attack record over len(correct) utterances, all of class 0: predicted 0 where ``correct``."""
+    metrics = {"predictions": [0 if c else 1 for c in correct], "targets": [0] * len(correct)}
+    if flipped_by is not None:
+        metrics["attack_report"] = {"totals": {}, "per_utterance": {"flipped_by": flipped_by},
+                                    "info": {"order": ["apgd-ce", "apgd-t", "apgd-t-ce", "square"]}}
+    return {"key": key, "partition": "test", "metrics": metrics, "warnings": [],
+            "condition": {"type": "attack", "attack": {"name": name},
+                          "threat": {"domain": "feature", "norm": "linf", "eps": eps}}}
+
+
+def _black_box(recs: list[dict]) -> dict[str, list[str]]:
+    from serbench.bench.cross_cell import black_box_warnings
+    from serbench.canonical import canonical_json
+
+    labels = {canonical_json(r["condition"]["attack"]): r["condition"]["attack"]["name"] for r in recs}
+    out: dict[str, list[str]] = {}
+    for key, w in black_box_warnings(recs, labels):
+        out.setdefault(key, []).append(w)
+    return out
+
+
+def test_square_flipping_what_pgd_left_warns_every_record_of_the_threat() -> None:
+    pgd, square = [True] * 10, [False] * 4 + [True] * 6
+    other_eps = _attack_record("c", "pgd", [True] * 10, eps=0.2)
+    flags = _black_box([_attack_record("a", "pgd", pgd), _attack_record("b", "square", square), other_eps])
+    assert set(flags) == {"a", "b"}  # the pgd at another eps is not judged by this square
+    (w,) = flags["a"]
+    assert w.startswith("gradient masking?") and "square at eps 0.1 flips 4 of 10" in w and "(pgd)" in w
+    # the same square where pgd flipped those utterances too: healthy, no flag
+    assert _black_box([_attack_record("a", "pgd", square), _attack_record("b", "square", square)]) == {}
+    # a square with no white-box attack at its threat: nothing to compare
+    assert _black_box([_attack_record("b", "square", square)]) == {}
+
+
+def test_autoattack_whose_square_flips_what_its_apgd_left_warns() -> None:
+    healthy = ["apgd-ce"] * 6 + ["clean", None, None, "square"]  # one utterance left to Square: noise
+    assert _black_box([_attack_record("a", "autoattack", [False] * 7 + [True, True, False], flipped_by=healthy)]) == {}
+    masked = ["clean"] + ["square"] * 6 + [None] * 3  # APGD flips nothing, Square most
+    flags = _black_box([_attack_record("a", "autoattack", [False] * 7 + [True] * 3, flipped_by=masked)])
+    (w,) = flags["a"]
+    assert "autoattack's square" in w and "flips 6 of 10" in w and "autoattack (gradient members)" in w
+    # pgd at the same eps flipping those six: Square found nothing the white-box attacks missed
+    pgd = _attack_record("p", "pgd", [False] * 7 + [True] * 3)
+    assert _black_box([_attack_record("a", "autoattack", [False] * 7 + [True] * 3, flipped_by=masked), pgd]) == {}

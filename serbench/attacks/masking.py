@@ -14,6 +14,7 @@ import itertools
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -83,17 +84,108 @@ def success_not_rising(eps: Sequence[float], success_rates: Sequence[float], att
 
 
 @torch.no_grad()
-def nondeterministic_forward(model: nn.Module, x: torch.Tensor, atol: float = 0.0) -> str | None:
-    """Flag a model whose logits differ between two identical forward passes (as AutoAttack's check).
+def nondeterministic_forward(model: nn.Module, x: torch.Tensor, atol: float = 0.0, passes: int = 5) -> str | None:
+    """Flag a model whose logits differ between identical forward passes (as AutoAttack's ``check_randomized``,
+    which compares 5).
 
     A randomised forward pass (dropout left on, random input transforms)
     makes gradients noisy and single-run robustness optimistic; such a model
     needs an expectation-over-transformation attack. ``model`` is used in the
-    mode it is in (the engine passes it in eval mode).
+    mode it is in (the engine passes it in eval mode). Several passes catch a
+    transform that only sometimes changes the output.
     """
-    a, b = model(x).float(), model(x).float()
-    diff = float((a - b).abs().max()) if a.numel() else 0.0
+    a = model(x).float()
+    diff = max((float((model(x).float() - a).abs().max()) for _ in range(passes - 1)), default=0.0) \
+        if a.numel() else 0.0
     if diff > atol:
         return (f"gradient masking? the forward pass is not deterministic (logits differ by up to {diff:.3g} "
                 "between two identical calls); use an expectation-over-transformation attack")
+    return None
+
+
+@torch.no_grad()
+def probability_output(model: nn.Module, x: torch.Tensor, atol: float = 1e-5) -> str | None:
+    """Flag a model whose outputs look like probabilities (in [0, 1], rows summing to 1), not logits.
+
+    As AutoAttack's ``check_range_output``: the attacks' cross-entropy and
+    margin losses expect logits; on softmax outputs the cross-entropy saturates
+    and its gradient nearly vanishes, so attacks look weaker than they are.
+    """
+    out = model(x).float()
+    if out.numel() == 0:
+        return None
+    if float(out.max()) < 1 + atol and float(out.min()) > -atol and bool(((out.sum(-1) - 1).abs() < atol).all()):
+        return ("gradient masking? the model's outputs are in [0, 1] and sum to 1 per utterance: it returns "
+                "probabilities, not logits; return the logits (before softmax) so the attacks' losses work")
+    return None
+
+
+def unbounded_box_eps(bounds: tuple[float, float]) -> float:
+    """The Linf radius that reaches every input of the box ``bounds``: an attack with no budget but the box."""
+    low, high = bounds
+    return float(high - low)
+
+
+def unbounded_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, bounds: tuple[float, float],
+                     domain: str = "feature", steps: int = 20, threshold: float = 0.1) -> str | None:
+    """Flag a model that a gradient attack with an unbounded budget cannot bring near 0 % accuracy.
+
+    Carlini et al. (2019): with no budget but the input box, any working
+    gradient attack flips (nearly) every prediction, so accuracy above
+    ``threshold`` on the utterances classified correctly at first means the
+    gradients lead nowhere. Runs PGD (Linf, radius the box's width, ``steps``
+    steps, no random start: a random point of the whole box would flip
+    predictions without any gradient) on ``x``; cost ``steps`` forward and
+    backward passes of the batch.
+    """
+    from serbench.attacks.base import ThreatModel
+    from serbench.attacks.pgd import PGD
+
+    with torch.no_grad():
+        correct = model(x).argmax(1) == y
+    if not bool(correct.any()):
+        return None
+    xs, ys = x[correct], y[correct]
+    eps = unbounded_box_eps(bounds)
+    attack = PGD(eps=eps, norm="linf", domain=domain, steps=steps, random_start=False)
+    attack.threat = ThreatModel(domain=domain, norm="linf", eps=eps, box=tuple(bounds))
+    adv = attack.generate(model, xs, ys)
+    with torch.no_grad():
+        acc = float((model(adv).argmax(1) == ys).double().mean())
+    if acc > threshold:
+        return (f"gradient masking? an unbounded attack (PGD, {steps} steps, Linf radius {eps:g}: the whole input "
+                f"box) leaves {acc:.1%} of {len(ys)} correctly classified utterances correct, above {threshold:.0%}; "
+                "with no budget a working gradient attack reaches about 0 %")
+    return None
+
+
+def black_box_stronger(black_correct: Sequence[bool], white_correct: dict[str, Sequence[bool]], eps: float,
+                       black: str = "square", tolerance: float = 0.01, min_count: int = 2) -> str | None:
+    """Flag a black-box attack that flips utterances every white-box attack at the same budget left correct.
+
+    As AutoAttack's ``check_square_sr``: a score-based attack uses no
+    gradient, so where it beats gradient attacks with the same budget their
+    gradients are masked. Per utterance (``*_correct``: still classified
+    correctly under the attack, one entry per utterance, same order): flags
+    when at least ``min_count`` and more than ``tolerance`` of the utterances
+    are flipped by ``black`` only, or when ``black``'s accuracy is more than
+    ``tolerance`` below the strongest white-box attack's.
+    """
+    if not white_correct:
+        return None
+    b = np.asarray(black_correct, dtype=bool)
+    whites = {name: np.asarray(c, dtype=bool) for name, c in white_correct.items()}
+    for name, c in whites.items():
+        if c.shape != b.shape:
+            raise ValueError(f"{black}: {b.size} utterances but white-box {name!r} has {c.size}")
+    n = b.size
+    if n == 0:
+        return None
+    only = int((~b & np.logical_and.reduce(list(whites.values()))).sum())
+    black_acc = float(b.mean())
+    strongest, white_acc = min(((name, float(c.mean())) for name, c in whites.items()), key=lambda t: t[1])
+    if (only >= min_count and only > tolerance * n) or black_acc < white_acc - tolerance:
+        return (f"gradient masking? black-box {black} at eps {eps:g} flips {only} of {n} utterances that every "
+                f"white-box attack ({', '.join(sorted(whites))}) left correct (accuracy {black_acc:.4f}, strongest "
+                f"white-box {strongest} {white_acc:.4f}); the gradient attacks are likely misled")
     return None

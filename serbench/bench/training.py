@@ -76,13 +76,18 @@ class TrainedModel:
                                for g in groups]
 
     def masking_checks(self, part: str, domain: str) -> list[str]:
-        """AutoAttack-style sanity checks of the model itself, once per partition and domain."""
+        """AutoAttack-style sanity checks of the model itself, once per partition and domain, on up to 64
+        utterances of the first length group: zero gradients, a non-deterministic forward pass, probabilities
+        for logits, and an unbounded PGD (20 steps) that must reach about 0 % accuracy."""
         if (part, domain) not in self._checks:
             model, groups = self.attacked(part, domain)
             index, x, _ = groups[0]
             x, y = x[:64], self.partitions[part].labels[index[:64]].to(self.device)
+            bounds = self.threat({"domain": domain, "norm": "linf", "eps": 0.0}).bounds
             found = [masking.zero_gradients(input_gradient(model, x, y)),
-                     masking.nondeterministic_forward(model, x)]
+                     masking.nondeterministic_forward(model, x),
+                     masking.probability_output(model, x),
+                     masking.unbounded_attack(model, x, y, bounds, domain)]
             self._checks[(part, domain)] = [w for w in found if w]
         return self._checks[(part, domain)]
 

@@ -20,7 +20,12 @@ on the per-utterance worst case), and the column says so.
 
 Ranking (as RobustBench ranks by robust accuracy): by **robust UAR**, the worst
 case at the largest eps every row was attacked at, best first; ties by clean UAR,
-then by name. Boards without attacks rank by clean UAR. A row with a
+then by name. Where the board has ``autoattack`` columns, robust UAR is the
+``autoattack`` UAR at the largest eps every row was attacked at by it instead
+(its per-utterance worst case over APGD-CE, APGD-T and Square, the evaluation
+RobustBench ranks by); each of its cells keeps the ensemble's per-attack
+breakdown (how many utterances each member flipped, summed over folds and seeds).
+Boards without attacks rank by clean UAR. A row with a
 gradient-masking warning (``gradient masking? ...``) is *unreliable*: its robust
 UAR likely overstates it, so it is marked and ranked below every reliable row
 (then by robust UAR among the unreliable ones), as RobustBench treats
@@ -49,11 +54,17 @@ from serbench.leaderboard.verify import check_records
 NO_THREAT = "none"
 CORRUPTIONS = "corruptions"  # the board of a group's corruption conditions (SER-C)
 MASKING_PREFIX = "gradient masking?"  # how every warning of serbench.attacks.masking starts
+AUTOATTACK = "autoattack"  # the ensemble whose worst case ranks a board that has it (serbench.attacks.autoattack)
 
 
 def is_masking_warning(warning: str) -> bool:
     """Does a record's warning say the attacks' gradients may be masked (:mod:`serbench.attacks.masking`)?"""
     return warning.startswith(MASKING_PREFIX)
+
+
+def is_autoattack(column: Column) -> bool:
+    """Is ``column`` the native ``autoattack`` ensemble (any of its variants) at one eps?"""
+    return column.kind == "attack" and column.name.split("(")[0] == AUTOATTACK
 
 
 
@@ -149,6 +160,8 @@ class Scores:
     failed: int = 0
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # an ensemble's per-attack totals (``flipped.apgd-ce``, ``robust``, ``queries.square``) summed over records
+    breakdown: dict[str, float] = field(default_factory=dict)
 
     @property
     def mean(self) -> float | None:
@@ -207,11 +220,15 @@ class Board:
 
     @property
     def robust_column(self) -> str | None:
-        """The worst-case column at the largest eps every row has a value for (None without attacks); on a
+        """The ranking column: the ``autoattack`` column at the largest eps every row has a value for, where the
+        board has one; else the worst-case column at the largest such eps (None without attacks); on a
         corruption board, the mean corruption UAR where every row has one."""
         if self.threat == CORRUPTIONS:
             has = all((cells.get(MEAN_TITLE) or Scores()).mean is not None for cells in self.rows.values())
             return MEAN_TITLE if has else None
+        for col in sorted((c for c in self.columns if is_autoattack(c)), key=lambda c: (-(c.eps or 0.0), c.title)):
+            if all((cells.get(col.title) or Scores()).mean is not None for cells in self.rows.values()):
+                return col.title
         worst = [c for c in self.columns if c.kind == "worst_case"]
         if not worst:
             singles = [c for c in self.columns if c.kind == "attack"]
@@ -220,6 +237,21 @@ class Board:
             if all((cells.get(col.title) or Scores()).mean is not None for cells in self.rows.values()):
                 return col.title
         return None
+
+    @property
+    def ranked_by_autoattack(self) -> bool:
+        """Is the ranking column an ``autoattack`` one (see :attr:`robust_column`)?"""
+        robust = self.robust_column
+        return robust is not None and is_autoattack(self.column(robust))
+
+    def masking_warnings(self, row: Row) -> list[str]:
+        """The gradient-masking warnings of ``row``'s cells on this board, distinct, in column order."""
+        seen: dict[str, None] = {}
+        for col in self.columns:
+            for w in (self.rows[row].get(col.title) or Scores()).warnings:
+                if is_masking_warning(w):
+                    seen.setdefault(w, None)
+        return list(seen)
 
     @property
     def unreliable(self) -> set[Row]:
@@ -339,6 +371,9 @@ def _add_record(scores: Scores, rec: dict[str, Any], metric: str) -> None:
     """A record's value, or its failure, and its warnings, every path redacted."""
     if rec["status"] == "ok":
         scores.values.append(float(rec["metrics"][metric]))
+        for name, value in ((rec["metrics"].get("attack_report") or {}).get("totals") or {}).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                scores.breakdown[name] = scores.breakdown.get(name, 0) + value
     else:
         scores.failed += 1
         scores.errors.append(redact_paths(rec.get("error") or "failed"))

@@ -10,6 +10,13 @@ from serbench.leaderboard.aggregate import CORRUPTIONS, Board, Scores
 from serbench.leaderboard.table import Cell, Table
 from serbench.leaderboard.text import CORRUPTION_NOTE, NO_VALUE, RANKING_NOTE, value_text
 
+AUTOATTACK_NOTE = ("Rows ranked by robust UAR under autoattack (★: its per-utterance worst case over APGD-CE, APGD-T "
+                   "and Square, at the largest eps every row was attacked at, as RobustBench ranks), ties by clean "
+                   "UAR; † unreliable: a row with a gradient-masking warning (its robust UAR likely overstates it) "
+                   "ranks below every reliable row; bold: best in its column; ± is the std over folds and seeds; "
+                   "(min): minimum of the attacks' means, an upper bound on the per-utterance worst case; the "
+                   "per-attack breakdown (utterances each member flipped) is in the JSON export.")
+
 
 def board_table(board: Board) -> Table:
     """The board's table: ``#``, model, defense, then a column per board column (★: the robust one)."""
@@ -24,7 +31,8 @@ def board_table(board: Board) -> Table:
     header = ["#", "model", "defense"] + [col.title + (" ★" if col.title == board.robust_column else "")
                                           for col in columns]
     metric = board.metric.upper()
-    note = CORRUPTION_NOTE if board.threat == CORRUPTIONS else RANKING_NOTE
+    note = CORRUPTION_NOTE if board.threat == CORRUPTIONS else \
+        AUTOATTACK_NOTE if board.ranked_by_autoattack else RANKING_NOTE
     return Table(board.slug, f"{metric} % — {board.title}", header, cells, ranked=True,
                  caption=note if board.robust_column or unreliable else None,
                  warnings=warnings, failures=board.errors(),

@@ -5,9 +5,15 @@ JSON layout (``schema`` 1)::
     {"schema": 1, "metric": "uar", "provenance": {"specs": [...], "serbench": [...], "records": N},
      "boards": [{"slug", "corpus", "protocol", "partition", "threat", "ranked_by",
                  "columns": [{"title", "kind", "name", "eps", "snr_db", "derived"}],
-                 "rows": [{"rank", "model", "defense", "reliable",
-                           "cells": {title: {"mean", "std", "n", "failed", "best", "warnings"}}}],
+                 "rows": [{"rank", "model", "defense", "reliable", ["masking"],
+                           "cells": {title: {"mean", "std", "n", "failed", "best", "warnings", ["breakdown"]}}}],
                  "warnings": [...]}]}
+
+``ranked_by`` is the ranking column's title: an ``autoattack`` column where the board has one (see
+:mod:`.aggregate`). ``masking`` (only on a row with ``reliable`` false): the row's gradient-masking warnings,
+the reason for its † mark. ``breakdown`` (only where an attack reported totals, e.g. ``autoattack``): per
+member, how many utterances it flipped (``flipped.apgd-ce``, ..., ``robust``, ``clean_wrong``) and queries
+used, summed over the cell's folds and seeds. CSV has the ``reliable`` flag and every cell's warnings.
 
 Values are fractions (not percent) rounded to 6 decimals, so files are stable
 across platforms for the same records. Nothing machine- or time-dependent goes in
@@ -55,9 +61,14 @@ def board_dict(board: Board) -> dict[str, Any]:
             cells[col.title] = {"mean": _r(cell.mean), "std": _r(cell.std), "n": len(cell.values),
                                 "failed": cell.failed, "best": row in best[col.title],
                                 "warnings": list(cell.warnings)}
+            if cell.breakdown:
+                cells[col.title]["breakdown"] = {k: v if isinstance(v, int) else _r(v)
+                                                   for k, v in sorted(cell.breakdown.items())}
         # reliable: false where a cell carries a gradient-masking warning; such rows rank after every reliable one
         rows.append({"rank": rank, "model": row[0], "defense": row[1], "reliable": row not in unreliable,
                      "cells": cells})
+        if row in unreliable:
+            rows[-1]["masking"] = board.masking_warnings(row)
     return {
         "slug": board.slug, "corpus": board.corpus, "protocol": board.protocol, "partition": board.partition,
         "threat": board.threat, "ranked_by": board.robust_column or "clean",
