@@ -10,7 +10,12 @@ from serbench.validation import validate
 
 PARAMS = {("defenses", "compose"): {"parts": [{"name": "mixup"}, {"name": "speed"}]},
           ("attacks", "square"): {"n_queries": 200},
-          ("attacks", "autoattack"): {"steps": 10, "n_queries": 200}}
+          ("attacks", "autoattack"): {"steps": 10, "n_queries": 200},
+          ("attacks", "art.hopskipjump"): {"max_queries": 200},
+          ("attacks", "art.boundary"): {"max_queries": 200},
+          ("attacks", "psychoacoustic"): {"stage2_steps": 20},
+          ("attacks", "universal"): {"steps": 5},
+          ("attacks", "cw"): {"steps": 10, "binary_search_steps": 3}}
 
 
 def _cases():

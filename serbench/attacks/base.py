@@ -108,10 +108,21 @@ class Attack(abc.ABC):
     - Gradients: :func:`input_gradient` lets attacks of one model share gradients (FGSM at several eps).
     - Keys: an attack cell's key holds the name, ``version``, distribution and its version, every resolved
       parameter and the threat model; bump ``version`` when the same parameters give other examples.
+    - Training data (optional): an attack that learns from data before it sees an evaluated utterance (a
+      universal perturbation) sets :attr:`needs_training_data` and implements :meth:`fit`. The harness then
+      calls ``fit`` once per model, threat model and parameters, with the fold's ``train`` partition (never
+      the evaluated one), and reuses the fitted attack for every cell of that model with the same attack
+      identity and threat model, so :meth:`generate` must depend only on what ``fit`` learnt and its inputs.
+    - Reports (optional): a ``last_report`` dict set by :meth:`generate` (per-utterance lists and totals:
+      queries used, which member flipped what) is merged over the cell's batches into the record's
+      ``metrics.attack_report``; an optional ``finish_report(report) -> report`` then adds figures of the
+      whole cell (a minimal-perturbation attack's median size to flip and its curve of UAR against budget).
     """
 
     norms: tuple[str, ...] = ("linf",)
     domains: tuple[str, ...] = DOMAINS
+    # True: the harness calls :meth:`fit` with training data before the first :meth:`generate`.
+    needs_training_data: bool = False
 
     def __init__(self, eps: float = 0.0, norm: str = "linf", domain: str = "feature") -> None:
         self.threat = ThreatModel(domain=domain, norm=norm, eps=float(eps))
@@ -194,6 +205,16 @@ class Attack(abc.ABC):
                 "and pass its bounds in the threat model (feature domain) or peak-normalise audio to [-1, 1] "
                 "(waveform domain)"
             )
+
+    def fit(self, model: nn.Module, x: torch.Tensor | list[torch.Tensor], y: torch.Tensor | list[torch.Tensor],
+            mask: torch.Tensor | list[torch.Tensor | None] | None = None) -> None:
+        """Learn from training data (only attacks with :attr:`needs_training_data`; the harness calls it first).
+
+        ``model`` is the one :meth:`generate` will get (eval mode, the attacked domain), ``x`` the training
+        inputs in that domain inside the bounds, ``y`` their labels and ``mask`` (rows, last axis) their active,
+        unpadded positions: one tensor each, or one list entry per length group. Run under fp32.
+        """
+        raise NotImplementedError(f"attack {self.name!r} learns nothing from training data")
 
     @abc.abstractmethod
     def generate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -169,11 +169,14 @@ class EvalSettings:
     batch_size: int | None = None
     attack_batch_size: int | None = None
     precision: str = DEFAULT_PRECISION
+    # Perceptual measures (SNR, segmental SNR, PESQ, STOI) on the first this-many utterances by id; 0: off. Not
+    # in the key: they describe the audio scored, not the score, and the record states the subset size.
+    perceptual_utterances: int = 32
 
     @property
     def identity(self) -> dict[str, Any]:
         """Its part of an eval cell's key: the precision where it is not fp32 (so fp32 keys stay as they were);
-        batch sizes never, as they do not change results."""
+        batch sizes and the perceptual subset never, as they do not change the predictions."""
         return {} if self.precision == DEFAULT_PRECISION else {"precision": self.precision}
 
 

@@ -14,15 +14,18 @@ Waveforms are changed (noise mixed) on the model's device. Features reach the mo
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
+from serbench.attacks.base import Attack as AttackBase, ThreatModel
 from serbench.attacks.gradients import sharing_gradients
 from serbench.attacks.ensemble import attack_labels, robust_accuracy, robust_uar
-from serbench.bench import records
+from serbench.attacks.universal import add_test_rates
+from serbench.bench import examples, records
 from serbench.bench.cells import EvalCell, TrainCell
 from serbench.bench.conditions import Attack, Clean, Condition, Corrupted, Noise, Transfer, WorstCase
 from serbench.bench.store import Store
@@ -46,6 +49,7 @@ class EvalContext:
     trained: TrainedModel
     store: Store
     source: Callable[[TrainCell], TrainedModel]
+    examples: int = 0  # ``serbench run --save-examples K``: clean/changed pairs kept per waveform or attack cell
 
 
 def clean_logits(tm: TrainedModel, cell: EvalCell) -> torch.Tensor:
@@ -80,9 +84,14 @@ def evaluate_noise(cell: EvalCell, cond: Noise, ctx: EvalContext) -> tuple[Metri
                                     f"for {samples} samples")
             noise_waves[row] = torch.from_numpy(drawn)
         clean = to_device(g.waves, tm.device)
-        return mix_at_snr(clean, to_device(noise_waves, tm.device), cond.snr_db, lengths=g.lengths)  # SNR over speech
+        mixed = mix_at_snr(clean, to_device(noise_waves, tm.device), cond.snr_db, lengths=g.lengths)  # SNR over speech
+        if pairs is not None:
+            pairs.observe(g.index, clean, mixed)
+        return mixed
 
-    return _scored_audio(cell, ctx, noisy), []
+    pairs = _pairs(cell, ctx)
+    metrics = _scored_audio(cell, ctx, noisy)
+    return _with_pairs(cell, ctx, metrics, pairs, "noisy"), []
 
 
 def evaluate_corruption(cell: EvalCell, cond: Corrupted, ctx: EvalContext) -> tuple[Metrics, list[str]]:
@@ -93,13 +102,82 @@ def evaluate_corruption(cell: EvalCell, cond: Corrupted, ctx: EvalContext) -> tu
 
     def corrupted(g: LengthGroup, ids: list[str]) -> torch.Tensor:
         rngs = utterance_rngs(cell.train.seed, cond.corruption["name"], cond.severity, ids)
-        return corruption.apply(g.waves, tm.corpus.sample_rate, cond.severity, rngs, lengths=g.lengths)
+        out = corruption.apply(g.waves, tm.corpus.sample_rate, cond.severity, rngs, lengths=g.lengths)
+        if pairs is not None:
+            pairs.observe(g.index, g.waves, out)
+        return out
 
     # The corrupted audio depends on the corruption, severity, seed and utterance, never on the model: its
-    # features are cached, so every model of a suite with this front end scores the same audio, made once.
+    # features are cached, so every model of a suite with this front end scores the same audio, made once; and
+    # its perceptual measures are measured once per process (PESQ and STOI cost seconds per cell).
     tag = {"corruption": cond.corruption, "severity": cond.severity, "seed": cell.train.seed}
+    audio = canonical_json({"data": cell.train.data.identity, "frontend": cell.train.frontend.identity,
+                            "partition": cell.partition, "tag": tag,
+                            "utterances": cell.settings.perceptual_utterances})
+    measured = None if ctx.examples else _MEASURED.get(audio)
+    pairs = None if measured is not None else _pairs(cell, ctx)
     features = tm.data.changed_features(cell.partition, corrupted, tag)
-    return _scored_features(cell, ctx, features), []
+    metrics = _scored_features(cell, ctx, features)
+    if measured is not None:
+        metrics["perceptual"] = dict(measured)
+        return metrics, []
+    if pairs is not None:  # features from the cache: the subset corrupted again (the same audio, per utterance)
+        for g in tm.partitions[cell.partition].groups:
+            rows = [r for r, p in enumerate(g.index.tolist()) if p in pairs.wanted and p not in pairs.changed]
+            if rows:
+                sub = LengthGroup(g.index[rows], g.waves[rows], g.lengths[rows])
+                corrupted(sub, [pairs.ids[p] for p in sub.index.tolist()])  # observed as it is made
+    metrics = _with_pairs(cell, ctx, metrics, pairs, "corrupted")
+    if "perceptual" in metrics:
+        _MEASURED[audio] = dict(metrics["perceptual"])
+    return metrics, []
+
+
+# Perceptual measures of corrupted audio, by what the audio depends on (data, front end, partition, corruption,
+# severity, seed): the same for every model of a suite. Small dicts; one per condition of a run.
+_MEASURED: dict[str, dict[str, Any]] = {}
+
+
+def _pairs(cell: EvalCell, ctx: EvalContext, waveforms: bool = True) -> examples.Pairs | None:
+    """What to keep of the cell's changed inputs: its perceptual subset (waveforms only) and ``--save-examples``
+    pairs; None when neither is asked for."""
+    count = max(cell.settings.perceptual_utterances if waveforms else 0, ctx.examples)
+    return examples.Pairs(ctx.trained.partitions[cell.partition], count) if count else None
+
+
+def _with_pairs(cell: EvalCell, ctx: EvalContext, metrics: Metrics, pairs: examples.Pairs | None, kind: str,
+                features: bool = False) -> Metrics:
+    """``metrics`` with the cell's ``perceptual`` measures (none for a feature-domain attack: it says so), and its
+    examples written beside the records when the run keeps them."""
+    tm, count = ctx.trained, cell.settings.perceptual_utterances
+    if features:
+        metrics["perceptual"] = {"utterances": 0, "note": examples.FEATURE_NOTE}
+    elif count and pairs is not None:
+        metrics["perceptual"] = pairs.perceptual(count, tm.corpus.sample_rate)
+    if ctx.examples and pairs is not None:
+        render = None
+        if features:  # the scored model's features were attacked (a transfer's source shares its normalisation)
+            render = (_feature_db(cell, tm, pairs), tm.frontend, pairs.originals(tm.partitions[cell.partition]))
+        examples.write_examples(ctx.store.examples_dir(cell.key), cell, pairs, ctx.examples, tm.corpus.sample_rate,
+                                kind, render)
+    return metrics
+
+
+def _feature_db(cell: EvalCell, tm: TrainedModel, pairs: examples.Pairs) -> Callable[[int, np.ndarray], torch.Tensor]:
+    """``(position, scaled features) -> dB features``: the clean utterance's unscaled features plus the change in
+    scaled units times the normalisation's dB per unit (per bin where it has one), so clipping in the
+    normalisation is not undone into the clean part."""
+    part = tm.partitions[cell.partition]
+    raw = {p: f[row].float().cpu() for g, f in zip(part.groups, tm.data.raw_features(cell.partition))
+           for row, p in enumerate(g.index.tolist()) if p in pairs.changed}
+    per = torch.as_tensor(tm.norm.db_per_unit(), dtype=torch.float32).cpu()
+    per = per.reshape(-1, 1) if per.dim() == 1 else per
+
+    def to_db(position: int, features: np.ndarray) -> torch.Tensor:
+        change = torch.as_tensor(features) - torch.as_tensor(pairs.clean[position])
+        return raw[position] + change * per
+
+    return to_db
 
 
 def _scored_audio(cell: EvalCell, ctx: EvalContext,
@@ -122,6 +200,27 @@ def _scored_features(cell: EvalCell, ctx: EvalContext, features: list[torch.Tens
     return evaluate_predictions(y, scatter(part.groups, logits, len(part)), tm.corpus.labels)
 
 
+def _with_sample_rate(name: str, params: dict[str, Any], domain: str, sample_rate: int) -> dict[str, Any]:
+    """``params`` with the corpus's ``sample_rate`` for a waveform attack that takes one (a psychoacoustic model
+    of hearing needs the audio's rate); a spec that names another rate is refused, never silently misapplied.
+    The rate follows from the data, which the cell's key already covers."""
+    import inspect
+
+    if domain != "waveform":
+        return params
+    factory = registry("attacks").info(name).factory
+    try:
+        takes = "sample_rate" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a factory without a signature: leave its params as they are
+        return params
+    if not takes:
+        return params
+    if "sample_rate" in params and int(params["sample_rate"]) != int(sample_rate):
+        raise SerbenchError(f"attack {name!r}: sample_rate {params['sample_rate']} but the corpus is {sample_rate} "
+                            "Hz; drop sample_rate from the spec (it follows the corpus)")
+    return {**params, "sample_rate": int(sample_rate)}
+
+
 def evaluate_attack_condition(cell: EvalCell, cond: Attack | Transfer, ctx: EvalContext) -> tuple[Metrics, list[str]]:
     """A white-box attack on the model, or (a transfer) one crafted on the source model and scored on this one.
 
@@ -130,27 +229,66 @@ def evaluate_attack_condition(cell: EvalCell, cond: Attack | Transfer, ctx: Eval
     """
     tm = ctx.trained
     threat = tm.threat(cond.threat)
-    attack = registry("attacks").create(cond.attack["name"], **cond.attack["params"], **cond.threat)
+    params = _with_sample_rate(cond.attack["name"], dict(cond.attack["params"]), threat.domain,
+                               tm.corpus.sample_rate)
+    attack = registry("attacks").create(cond.attack["name"], **params, **cond.threat)
     attack.threat = threat  # the attack clips to the domain it is run in; the harness still checks
     model, x = tm.attacked(cell.partition, threat.domain)
-    target, warnings = None, []
+    target, warnings, crafter = None, [], tm
     if isinstance(cond, Transfer):
         source = ctx.source(cell.train.source_of(cond))
         if threat.domain == "feature" and source.norm.state() != tm.norm.state():
             raise SerbenchError("feature-domain transfer needs source and target behind the same fitted feature "
                                 "normalisation; use domain: waveform for this pair")
-        model, target = source.attacked(cell.partition, threat.domain)[0], model
+        model, target, crafter = source.attacked(cell.partition, threat.domain)[0], model, source
     else:
         warnings += tm.masking_checks(cell.partition, threat.domain)
+    if getattr(attack, "needs_training_data", False):  # a universal perturbation: crafted on the attacked model
+        attack = fitted_attack(attack, crafter, cond.attack, threat)
     y = tm.partitions[cell.partition].labels.to(tm.device)
     # FGSM at several eps: one gradient per batch, not one per eps
+    pairs = _pairs(cell, ctx, waveforms=threat.domain == "waveform")
     with sharing_gradients(tm.gradients(cell.settings.precision)):
         metrics, _ = evaluate_attack(cond.attack["name"], attack, model, x, y, clean_logits(tm, cell),
                                      tm.corpus.labels, cell.settings.attack_batch_size, target=target,
-                                     threat=threat, precision=cell.settings.precision)
+                                     threat=threat, precision=cell.settings.precision,
+                                     observe=None if pairs is None else pairs.observe)
+    metrics = _with_pairs(cell, ctx, metrics, pairs, "adversarial", features=threat.domain == "feature")
     if threat.domain == "feature":  # what this eps is in dB per bin, under this model's normalisation
         metrics["eps_units"] = tm.norm.eps_units(threat.eps)
+    if getattr(attack, "needs_training_data", False):  # how often it fools the scored model
+        metrics["attack_report"] = add_test_rates(metrics.get("attack_report"), y.cpu().numpy(),
+                                                  clean_logits(tm, cell).argmax(1).cpu().numpy(),
+                                                  np.asarray(metrics["predictions"]))
+        metrics["attack_report"]["info"]["train_partition"] = TRAINING_PARTITION
     return metrics, warnings
+
+
+# Fitted attacks (universal perturbations) of each crafting model, by attack identity and threat model: crafted
+# once per (train cell, threat, params) and reused by every cell of that model (both partitions, every precision).
+_FITTED: weakref.WeakKeyDictionary[TrainedModel, dict[str, AttackBase]] = weakref.WeakKeyDictionary()
+TRAINING_PARTITION = "train"  # what an attack that learns from data is fitted on: never an evaluated partition
+
+
+def fitted_attack(attack: AttackBase, crafter: TrainedModel, identity: dict[str, Any],
+                  threat: ThreatModel) -> AttackBase:
+    """``attack`` fitted on ``crafter``'s training partition in the threat's domain, or the one already fitted
+    for the same model, attack identity and threat model.
+
+    The fitted state depends on the model, its training data and the attack's parameters: the first two are the
+    eval cell's train cell (a transfer's source cell, through the condition), the last its attack identity, so
+    every cell key already covers it. Fitting runs under fp32, whatever the cell's precision.
+    """
+    memo = _FITTED.setdefault(crafter, {})
+    key = canonical_json({"attack": identity, "threat": threat.as_dict()})
+    if key not in memo:
+        model, groups = crafter.attacked(TRAINING_PARTITION, threat.domain)
+        labels = crafter.partitions[TRAINING_PARTITION].labels
+        model.eval()
+        attack.fit(model, [x for _, x, _ in groups], [labels[index].to(x.device) for index, x, _ in groups],
+                   [mask for _, _, mask in groups])
+        memo[key] = attack
+    return memo[key]
 
 
 def evaluate_worst_case(cell: EvalCell, cond: WorstCase, ctx: EvalContext) -> tuple[Metrics, list[str]]:

@@ -65,13 +65,14 @@ class LocalRunner:
 
     def __init__(self, spec: Spec, store: Store, device: str = "auto", force: bool = False,
                  retry_failed: bool = False, progress: Callable[[str, dict[str, Any]], None] | None = None,
-                 threads: int | None = None, device_type: str | None = None) -> None:
+                 threads: int | None = None, device_type: str | None = None, save_examples: int = 0) -> None:
         """``threads``: the CPU threads cells with ``training.threads: auto`` plan and run with (default: the CPUs
         this process may use, as ``serbench run`` without ``--threads``). ``device_type``: the device type cells
         are planned for when it is not this process's (a Ray driver planning for GPU workers)."""
         self.spec, self.store, self.device = spec, store, resolve_device(device)
         self.threads, self.device_type = threads, device_type or self.device.type
         self.force, self.retry_failed = force, retry_failed
+        self.save_examples = save_examples  # clean/changed audio pairs kept per computed eval cell (--save-examples)
         self.progress = progress or (lambda event, payload: None)
         self._corpora: dict[str, Corpus] = {}
         self._trained_models: dict[str, TrainedModel] = {}
@@ -233,7 +234,7 @@ class LocalRunner:
                 summary.failed.append((self.describe(e), reason))
                 self.progress("cell", {"label": self.describe(e), "status": "failed"})
             return summary
-        ctx = EvalContext(trained, self.store, lambda source: self._trained_source(source, env))
+        ctx = EvalContext(trained, self.store, lambda source: self._trained_source(source, env), self.save_examples)
         for e in todo:
             try:
                 rec = evaluate(e, ctx, self.spec.name, env)

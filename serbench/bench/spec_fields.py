@@ -365,6 +365,11 @@ EVALUATION = Section(
         Field("precision", string(PRECISIONS), "`bf16` or `fp16` run evaluation and attacks under autocast; budgets "
               "are still checked in fp32. Prefer `bf16`: `fp16` can underflow input gradients.",
               DEFAULT_PRECISION, "bf16"),
+        Field("perceptual_utterances", integer(minimum=0), "Waveform attack, noise and corruption cells record SNR, "
+              "segmental SNR, PESQ and STOI of the changed audio against the clean, over the first this-many test "
+              "utterances by id (PESQ and STOI together cost ~0.1-0.3 s per utterance on a CPU); 0: off. Stays "
+              "out of the keys (the predictions do not depend on it; the record states the subset size): a cached "
+              "cell keeps the measures it was computed with until `--force`.", 32, 0),
     ),
 )
 

@@ -510,7 +510,7 @@ def read_exclude(r: SpecReader, data: dict[str, Any]) -> list[dict[str, Any]]:
 
 def read_evaluation(r: SpecReader, data: dict[str, Any]) -> EvalSettings:
     """``evaluation``: ``batch_size`` and ``attack_batch_size`` (positive integers; default chosen for the
-    device) and ``precision`` (fp32, bf16 or fp16 autocast; default fp32)."""
+    device), ``precision`` (fp32, bf16 or fp16 autocast; default fp32) and ``perceptual_utterances`` (>= 0)."""
     raw = dict(r.mapping(data.get("evaluation", {}) or {}, "evaluation"))
     allowed = EVALUATION.names()
     unknown = sorted(set(raw) - allowed)
@@ -527,4 +527,8 @@ def read_evaluation(r: SpecReader, data: dict[str, Any]) -> EvalSettings:
         raise r.fail("evaluation.precision", f"unknown precision {precision!r}"
                                              f"{did_you_mean(str(precision), PRECISIONS)} (use one of "
                                              f"{', '.join(PRECISIONS)})")
-    return EvalSettings(**sizes, precision=precision)
+    perceptual = raw.get("perceptual_utterances", EVALUATION.default("perceptual_utterances"))
+    perceptual = r.integer(perceptual, "evaluation.perceptual_utterances")
+    if perceptual < 0:
+        raise r.fail("evaluation.perceptual_utterances", f"must be 0 (off) or a number of utterances, got {perceptual}")
+    return EvalSettings(**sizes, precision=precision, perceptual_utterances=perceptual)

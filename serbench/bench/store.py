@@ -1,8 +1,9 @@
 """The results store: one JSON record per cell, written atomically, checkpoints beside.
 
 Layout: ``<root>/records/<key>.json``, ``<root>/checkpoints/<train_key>.pt`` (with
-its sha256 in ``<train_key>.pt.sha256``), ``<root>/locks/<train_key>.lock`` and
-``<root>/quarantine/`` for files that failed verification. Writes go to a
+its sha256 in ``<train_key>.pt.sha256``), ``<root>/locks/<train_key>.lock``,
+``<root>/quarantine/`` for files that failed verification and ``<root>/examples/<key>/`` for the audio
+``serbench run --save-examples`` keeps (:mod:`serbench.bench.examples`). Writes go to a
 temporary file in the same directory and are moved into place with
 ``os.replace``, so readers never see a half-written record and several workers
 (also on a shared filesystem) may write at once; the train-cell locks
@@ -36,7 +37,6 @@ import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
 
 from serbench.bench.cells import SCHEMA_VERSION
 from serbench.canonical import canonical_json
@@ -66,10 +66,29 @@ def _same(a: Any, b: Any, tol: float = METRIC_TOLERANCE) -> bool:
     return abs(a - b) <= tol
 
 
+def recomputed_metrics(targets: list[int], pred: list[int], n_classes: int) -> dict[str, float]:
+    """UAR, WA and macro-F1 of class-index lists, in plain Python: reading records (the leaderboard) imports no
+    numpy, and the check is a second implementation of :func:`serbench.engine.metrics.classification_metrics`
+    (tests/test_metrics.py holds them equal)."""
+    for what, values in (("prediction", pred), ("target", targets)):
+        bad = [v for v in values if not 0 <= v < n_classes]
+        if bad:
+            raise SerbenchError(f"metrics: {what} class index {bad[0]} is outside the {n_classes} classes")
+    hits, support, predicted = [0] * n_classes, [0] * n_classes, [0] * n_classes
+    for t, p in zip(targets, pred):
+        support[t] += 1
+        predicted[p] += 1
+        hits[t] += t == p
+    recalls = [hits[c] / support[c] for c in range(n_classes) if support[c]]
+    f1 = [2 * hits[c] / (support[c] + predicted[c]) for c in range(n_classes) if support[c] + predicted[c]]
+    nan = float("nan")
+    return {"uar": sum(recalls) / len(recalls) if recalls else nan,
+            "wa": sum(hits) / len(targets) if targets else nan,
+            "macro_f1": sum(f1) / len(f1) if f1 else nan}
+
+
 def metrics_problem(metrics: dict[str, Any]) -> str | None:
     """Why an ok eval record's stored uar/wa/macro_f1 do not follow from its predictions and targets, or None."""
-    from serbench.engine.metrics import classification_metrics
-
     pred, targets = metrics.get("predictions"), metrics.get("targets")
     if pred is None or targets is None:
         return None
@@ -80,8 +99,7 @@ def metrics_problem(metrics: dict[str, Any]) -> str | None:
     labels = metrics.get("labels")
     n_classes = len(labels) if isinstance(labels, list) else max(pred + targets, default=-1) + 1
     try:
-        again = classification_metrics(np.asarray(targets, dtype=np.int64), np.asarray(pred, dtype=np.int64),
-                                       tuple(str(i) for i in range(n_classes)))
+        again = recomputed_metrics(targets, pred, n_classes)
     except SerbenchError as exc:
         return str(exc)
     for name in ("uar", "wa", "macro_f1"):
@@ -155,6 +173,10 @@ class Store:
     # -- records ------------------------------------------------------------------
     def record_path(self, key: str) -> Path:
         return self.records_dir / f"{key}.json"
+
+    def examples_dir(self, key: str) -> Path:
+        """Where ``serbench run --save-examples`` keeps an eval cell's audio pairs: ``<root>/examples/<key>/``."""
+        return self.root / "examples" / key
 
     def write(self, record: dict[str, Any]) -> Path:
         """Write ``record`` atomically with its schema version and digest (an old digest is replaced)."""

@@ -84,6 +84,11 @@ def run(
     threads: int = typer.Option(None, "--threads", min=1,
                                 help="torch threads of the local executor (default: the CPUs this process may "
                                      "use). On a shared host give the cores that are free."),
+    save_examples: int = typer.Option(0, "--save-examples", min=0, metavar="K",
+                                      help="Keep K clean/changed audio pairs (first K test utterances by id) of "
+                                           "every attack, noise and corruption cell computed in this run, as FLAC "
+                                           "beside the records (<results>/examples/<key>/); feature-domain attacks "
+                                           "rendered with Griffin-Lim. Cached cells: add --force."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Run a benchmark spec: train each model once, evaluate every condition, write one record per cell.
@@ -111,6 +116,8 @@ def run(
         return
     if warning := editable_warning():  # code may have changed under the same versions: cached cells reused
         err_console.print(f"[yellow]warning[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
+    if save_examples and executor is Executor.ray:
+        raise SerbenchError("--save-examples runs with the local executor; drop --executor ray for that run")
     with _RunProgress(quiet) as progress:
         if executor is Executor.ray:
             from serbench.bench.ray_executor import run_with_ray
@@ -123,7 +130,7 @@ def run(
             from serbench.bench.environment import set_threads
 
             runner = LocalRunner(spec, store, device=device, force=force, retry_failed=retry_failed,
-                                 progress=progress, threads=set_threads(threads))
+                                 progress=progress, threads=set_threads(threads), save_examples=save_examples)
             summary = runner.run()
     # Every failed cell of the spec counts, the ones a previous run left failed too: a retry stays red.
     earlier = f" ({len(summary.failed_cached)} from earlier runs)" if summary.failed_cached else ""

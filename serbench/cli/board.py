@@ -89,10 +89,10 @@ def leaderboard(
         raise SerbenchError(f"{results}: no evaluation records; run a spec first")
     _check_reference(reference, boards)
 
-    from serbench.leaderboard import publish
-
     if check is not None:
-        problems = publish.check(check, records, metric, reference)
+        from serbench.leaderboard import publish  # the page and its plots: numpy and matplotlib, only when needed
+
+        problems = publish.check(check, records, metric, reference, examples_root=results)
         for p in problems:
             err_console.print(f"[red]stale[/red] {escape(p)}", highlight=False, soft_wrap=True)
         if problems:
@@ -103,13 +103,17 @@ def leaderboard(
         console.print(escape(f"{check}: up to date with {results}"), highlight=False, soft_wrap=True)
         return
     if out is not None:
+        from serbench.leaderboard import publish
+
         files, _ = publish.build(records, metric, ce_reference=reference,
-                                 listen=(out / publish.LISTEN_PAGE).is_file())
+                                 listen=(out / publish.LISTEN_PAGE).is_file(), examples_root=results)
         stale = publish.write(out, files)
         console.print(escape(f"{len(files)} files -> {out}" + (f" ({len(stale)} stale removed)" if stale else "")),
                       highlight=False, soft_wrap=True)
         return
     if fmt != "terminal":
+        from serbench.leaderboard import publish
+
         files, _ = publish.build(records, metric, render=fmt == "html", ce_reference=reference)
         typer.echo(files[f"leaderboard.{ {'markdown': 'md'}.get(fmt, fmt) }"].decode(), nl=False)
         return

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -133,6 +133,7 @@ def evaluate_attack(
     name: str, attack: Attack, model: nn.Module, x: torch.Tensor | list[tuple[torch.Tensor, ...]],
     y: torch.Tensor, clean_logits: torch.Tensor, labels: tuple[str, ...], batch_size: int | None = None,
     target: nn.Module | None = None, *, threat: ThreatModel | dict[str, Any], precision: str = "fp32",
+    observe: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None] | None = None,
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Attack every batch, verify its budget, and measure; return metrics and per-utterance correctness.
 
@@ -155,7 +156,8 @@ def evaluate_attack(
 
     ``precision`` other than fp32 runs the attack and the scoring under autocast; the attack's output
     is cast back to the inputs' dtype before its budget is measured, and that is what is scored.
-    ``batch_size`` None: :func:`default_batch_size` per length group.
+    ``batch_size`` None: :func:`default_batch_size` per length group. ``observe(rows, x, x_adv)``, where given, sees
+    every checked batch with its rows' positions (perceptual measures, saved examples: serbench.bench.examples).
     """
     threat = threat if isinstance(threat, ThreatModel) else ThreatModel(**threat)
     check_logits(clean_logits, len(y), labels, "the model (clean)")
@@ -182,6 +184,8 @@ def evaluate_attack(
             if x_adv.dtype != xb.dtype and x_adv.is_floating_point():
                 x_adv = x_adv.to(xb.dtype)  # checked, and scored, in the inputs' precision
             ledger.add(xb, x_adv)
+            if observe is not None:
+                observe(torch.as_tensor(index)[i : i + size], xb, x_adv)
             if getattr(attack, "last_report", None) is not None:
                 reports.append((torch.as_tensor(index)[i : i + size], attack.last_report))
             with torch.inference_mode(), autocast(xb.device, precision):  # scored only, never differentiated
@@ -210,6 +214,9 @@ def evaluate_attack(
     })
     if reports:  # e.g. queries a score-based attack used, which member of an ensemble flipped each utterance
         metrics["attack_report"] = merge_reports(name, [(rows.tolist(), r) for rows, r in reports], len(y))
+        finish = getattr(attack, "finish_report", None)  # figures of the whole cell (a minimal attack's curve)
+        if callable(finish):
+            metrics["attack_report"] = finish(metrics["attack_report"])
     return metrics, pred == y_np
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+from typing import Sequence
 
 from serbench.leaderboard.plots import DIGEST_KEY, Plot
 from serbench.leaderboard.table import Cell, Table
@@ -35,6 +36,9 @@ td.best { font-weight: 700; color: var(--best); }
 figure { margin: 1rem 0; flex: 1 1 22rem; max-width: 36rem; }
 figure img { max-width: 100%; height: auto; background: white; border-radius: 4px; }
 figcaption { font-size: .85rem; opacity: .8; }
+details.card { margin: .4rem 0; } details.card summary { cursor: pointer; font-weight: 600; }
+.pair { display: flex; flex-wrap: wrap; gap: .2rem 1rem; align-items: center; margin: .2rem 0 .2rem 1rem; }
+.pair audio { height: 2rem; max-width: 18rem; }
 """
 
 SCRIPT = """
@@ -126,12 +130,43 @@ def _figures(plots: list[Plot], images: dict[str, bytes]) -> list[str]:
     return ['<div class="plots">', *figures, "</div>"]
 
 
+# Audio examples per row (serbench.leaderboard.publish.example_files): (row, [(cell label, Griffin-Lim rendered,
+# [(utterance, [(caption, relative path)])])])
+ExampleCell = tuple[str, bool, list[tuple[str, list[tuple[str, str]]]]]
+ExampleRow = tuple[str, list[ExampleCell]]
+
+
+def examples_html(rows: Sequence[ExampleRow]) -> str:
+    """A "Listen" section: one collapsible card per row, each cell's clean/changed pairs as ``<audio controls>``
+    players of files beside the page (relative links, no network). Empty when no record kept examples."""
+    if not rows:
+        return ""
+    out = ['<section id="listen"><h2>Listen: clean and changed audio</h2>',
+           '<p class="note">Pairs kept by <code>serbench run --save-examples K</code> (the first K test utterances by '
+           'id). Feature-domain attacks change no waveform: they are rendered with Griffin-Lim, as is their clean '
+           'utterance, and marked so.</p>']
+    for row, cells in rows:
+        out.append(f'<details class="card"><summary>{_e(row)}</summary>')
+        for label, griffinlim, utterances in cells:
+            mark = " (Griffin-Lim rendering)" if griffinlim else ""
+            out.append(f"<h3>{_e(label)}{_e(mark)}</h3>")
+            for utterance, played in utterances:
+                players = "".join(f'<span>{_e(caption)} <audio controls preload="none" src="{_e(rel)}"></audio>'
+                                  "</span>" for caption, rel in played)
+                out.append(f'<div class="pair"><span class="text">{_e(utterance)}</span>{players}</div>')
+        out.append("</details>")
+    return "\n".join(out + ["</section>"])
+
+
 def page(tables: list[Table], plots: dict[str, list[Plot]], images: dict[str, bytes], digest: str,
-         title: str = "serbench leaderboard", provenance: str = "", links: dict[str, str] | None = None) -> str:
+         title: str = "serbench leaderboard", provenance: str = "", links: dict[str, str] | None = None,
+         examples: Sequence[ExampleRow] = ()) -> str:
     """The whole page. ``plots`` maps a table's slug to its plots, ``images`` a plot stem to its SVG bytes;
-    ``digest`` is the data digest; ``links`` (text -> relative URL) go under the title."""
+    ``digest`` is the data digest; ``links`` (text -> relative URL) go under the title; ``examples`` the rows'
+    audio pairs (:func:`examples_html`; none: no section)."""
     nav = "".join(f' <a href="{_e(url)}">{_e(text)}</a>' for text, url in (links or {}).items())
-    body = "\n".join(table_html(t, plots.get(t.slug, []), images) for t in tables)
+    body = "\n".join([table_html(t, plots.get(t.slug, []), images) for t in tables]
+                     + ([examples_html(examples)] if examples else []))
     return (
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

@@ -1,8 +1,9 @@
 """The published leaderboard: every file from the records, written atomically or checked against a folder.
 
 Files: ``leaderboard.md``, ``leaderboard.json``, ``leaderboard.csv``,
-``leaderboard.html``, ``plots/<board>-{eps,snr,confusion}.{png,svg}`` and the
-manifest ``.serbench-leaderboard.json``, which lists the others. All of it is
+``leaderboard.html``, ``plots/<board>-{eps,snr,confusion}.{png,svg}``, with a results store's audio examples
+``audio/<key>/*.flac`` (which the HTML plays), and the manifest ``.serbench-leaderboard.json``, which lists the
+others. All of it is
 rendered in memory before anything is written, so an error leaves the folder as
 it was. ``check`` compares text files (the manifest too) byte for byte and images
 (and the HTML, which embeds them) by the data digest they carry (see
@@ -33,7 +34,7 @@ from serbench.files import write_bytes_atomic
 from serbench.leaderboard.aggregate import build_boards
 from serbench.leaderboard.board_table import board_table
 from serbench.leaderboard.export import provenance, to_csv, to_json
-from serbench.leaderboard.html import page
+from serbench.leaderboard.html import ExampleCell, ExampleRow, page
 from serbench.leaderboard.markdown import markdown
 from serbench.leaderboard.plots import Plot, board_plots, embedded_digest
 
@@ -51,12 +52,15 @@ def _provenance_line(records: list[dict[str, Any]]) -> str:
 
 
 def build(records: list[dict[str, Any]], metric: str = "uar", render: bool = True,
-          ce_reference: tuple[str, str] | None = None, listen: bool = False) -> tuple[dict[str, bytes], dict[str, str]]:
+          ce_reference: tuple[str, str] | None = None, listen: bool = False,
+          examples_root: Path | None = None) -> tuple[dict[str, bytes], dict[str, str]]:
     """(files by relative path, data digests by relative path of every image and the HTML).
 
     With ``render=False`` images and the HTML are not drawn (``files`` holds the text files only).
     ``ce_reference``: the row corruption errors are relative to (:func:`build_boards`); ``listen``: the
     folder has a listening page (``serbench listen``) at ``listen/index.html`` that the HTML links.
+    ``examples_root``: the results store whose ``examples/`` (``serbench run --save-examples``) the HTML plays:
+    each record's pairs are copied under ``audio/<key>/`` and listed per row; records without any are skipped.
     """
     boards = build_boards(records, metric=metric, ce_reference=ce_reference)
     plots = {b.slug: board_plots(b, records) for b in boards}
@@ -70,13 +74,67 @@ def build(records: list[dict[str, Any]], metric: str = "uar", render: bool = Tru
     whole = hashlib.sha256(files["leaderboard.json"] + "".join(sorted(digests.values())).encode()).hexdigest()
     if listen:  # the page's link is part of what it shows
         whole = hashlib.sha256(f"{whole}|{LISTEN_PAGE}".encode()).hexdigest()
+    audio, listing = example_files(records, examples_root) if examples_root is not None else ({}, [])
+    files.update(audio)
+    if audio:  # the players are part of what the page shows
+        played = "".join(f"{rel}:{hashlib.sha256(data).hexdigest()}" for rel, data in sorted(audio.items()))
+        whole = hashlib.sha256(f"{whole}|{played}".encode()).hexdigest()
     digests["leaderboard.html"] = whole
     if render:
         svgs = {p.stem: files[f"plots/{p.stem}.svg"] for b in boards for p in plots[b.slug]}
         links = {"Listen to the corruptions": LISTEN_PAGE} if listen else None
-        files["leaderboard.html"] = page(tables, plots, svgs, whole, TITLE, line, links).encode()
+        files["leaderboard.html"] = page(tables, plots, svgs, whole, TITLE, line, links, listing).encode()
     files[MANIFEST] = manifest(set(files) | set(digests))
     return files, digests
+
+
+AUDIO_DIR = "audio"  # the copies of the store's examples/<key>/ beside the page (never the store's own folder)
+
+
+def example_files(records: list[dict[str, Any]], root: Path) -> tuple[dict[str, bytes], list[ExampleRow]]:
+    """The audio pairs ``serbench run --save-examples`` kept in the store at ``root`` for the ok eval ``records``,
+    as files under ``audio/<key>/`` and the page's listing: per row (model + defense), per cell, per utterance the
+    (caption, relative path) of each file. Records without examples, or with a damaged index, are left out."""
+    from serbench.bench.examples import read_index
+    from serbench.bench.store import Store
+
+    store = Store(root)
+    files: dict[str, bytes] = {}
+    rows: dict[str, list[ExampleCell]] = {}
+    for rec in sorted(records, key=lambda r: (_row_label(r), str(r.get("key")))):
+        key = rec.get("key")
+        if rec.get("kind") != "eval" or rec.get("status") != "ok" or not isinstance(key, str) \
+                or not key.isalnum():
+            continue
+        folder = store.examples_dir(key)
+        index = read_index(folder)
+        if index is None or index.get("cell") != key:
+            continue
+        utterances = []
+        for entry in index["examples"]:
+            if not isinstance(entry, dict):
+                continue
+            played = []
+            for field in ("clean", "clean_griffinlim", index.get("kind")):
+                name = entry.get(field) if isinstance(field, str) else None
+                if not isinstance(name, str) or "/" in name or "\\" in name or not (folder / name).is_file():
+                    continue
+                rel = f"{AUDIO_DIR}/{key}/{name}"
+                files[rel] = (folder / name).read_bytes()
+                played.append((field.replace("_", " "), rel))
+            if played:
+                utterances.append((str(entry.get("utterance", "")), played))
+        if utterances:
+            rows.setdefault(_row_label(rec), []).append(
+                (str(index.get("label", key)), bool(index.get("griffinlim")), utterances))
+    return files, list(rows.items())
+
+
+def _row_label(record: dict[str, Any]) -> str:
+    """``model + defense`` of a record, as a row of the boards names it."""
+    train = record.get("train") or {}
+    name = lambda part: str((train.get(part) or {}).get("name", "?"))  # noqa: E731
+    return f"{name('model')} + {name('defense')}"
 
 
 def _plot_files(plots: list[Plot], render: bool) -> tuple[dict[str, bytes], dict[str, str]]:
@@ -174,13 +232,14 @@ def write(folder: Path, files: dict[str, bytes]) -> list[str]:
 
 
 def check(folder: Path, records: list[dict[str, Any]], metric: str = "uar",
-          ce_reference: tuple[str, str] | None = None) -> list[str]:
+          ce_reference: tuple[str, str] | None = None, examples_root: Path | None = None) -> list[str]:
     """Problems (one line each) where ``folder`` differs from what ``records`` give; empty when in sync.
 
     Stale: files that ``write`` would remove (its manifest lists them, they are no longer produced).
+    ``examples_root``: the store whose audio examples the page was built with (as for :func:`build`).
     """
     files, digests = build(records, metric, render=False, ce_reference=ce_reference,
-                           listen=(folder / LISTEN_PAGE).is_file())
+                           listen=(folder / LISTEN_PAGE).is_file(), examples_root=examples_root)
     expected = set(files) | set(digests)
     problems = []
     try:
