@@ -15,7 +15,8 @@ PARAMS = {("defenses", "compose"): {"parts": [{"name": "mixup"}, {"name": "speed
           ("attacks", "art.boundary"): {"max_queries": 200},
           ("attacks", "psychoacoustic"): {"stage2_steps": 20},
           ("attacks", "universal"): {"steps": 5},
-          ("attacks", "cw"): {"steps": 10, "binary_search_steps": 3}}
+          ("attacks", "cw"): {"steps": 10, "binary_search_steps": 3},
+          ("attacks", "art.cw"): {"steps": 10, "binary_search_steps": 3}}
 
 
 def _cases():
