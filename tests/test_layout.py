@@ -41,8 +41,9 @@ from serbench.engine.layout import (
 from serbench.errors import SerbenchError, SpecError
 
 ROOT = Path(__file__).resolve().parents[1]
-# The last commit before training.memory_format: keys of contiguous cells must be the keys it computed.
-BASE_REVISION = "8b54393f5bff20ba5bdbed2539b721eabf7ac875"
+# The commit that put the CPU thread count into every CPU key (so every key before it changed on purpose): keys
+# of contiguous cells must be the keys it computed for them.
+BASE_REVISION = "7895c88d0923f2d630612ef3345de66ebed0033d"
 
 TINY = {
     "name": "layout",
@@ -176,8 +177,8 @@ def _dry_run_keys(code: Path, spec: Path, results: Path) -> dict[str, str]:
 
 
 def test_contiguous_keys_are_the_keys_of_before_the_setting(tmp_path):
-    """The base revision's code plans the spec; this code plans it with ``memory_format: contiguous`` (same keys)
-    and with ``auto`` on the CPU (channels_last: every key new)."""
+    """The base revision's code plans the spec with ``memory_format: contiguous``; this code plans it so too (same
+    keys) and with ``auto`` on the CPU (channels_last: every key new)."""
     probe = subprocess.run(["git", "cat-file", "-e", f"{BASE_REVISION}^{{commit}}"], cwd=ROOT, capture_output=True)
     if probe.returncode != 0:
         pytest.skip(f"revision {BASE_REVISION[:9]} is not in this checkout's history")
@@ -189,7 +190,8 @@ def test_contiguous_keys_are_the_keys_of_before_the_setting(tmp_path):
                                     "attack": {"name": "fgsm", "eps": [0.05]}}],
             "defenses": ["standard", "mixup"], "worst_case": True}
     paths = {}
-    for name, training in (("base", {}), ("contiguous", {"memory_format": "contiguous"}), ("auto", {})):
+    for name, training in (("base", {"memory_format": "contiguous"}), ("contiguous", {"memory_format": "contiguous"}),
+                           ("auto", {})):
         paths[name] = tmp_path / f"{name}.yaml"
         paths[name].write_text(yaml.safe_dump({**spec, "training": {**spec["training"], **training}}))
     before = _dry_run_keys(tmp_path / "base", paths["base"], tmp_path / "results")
