@@ -22,7 +22,7 @@ Ranking (as RobustBench ranks by robust accuracy): by **robust UAR**, the worst
 case at the largest eps every row was attacked at, best first; ties by clean UAR,
 then by name. Where the board has ``autoattack`` columns, robust UAR is the
 ``autoattack`` UAR at the largest eps every row was attacked at by it instead
-(its per-utterance worst case over APGD-CE, APGD-T and Square, the evaluation
+(its per-utterance worst case over APGD-CE, APGD-T, APGD-T-CE and Square, the evaluation
 RobustBench ranks by); each of its cells keeps the ensemble's per-attack
 breakdown (how many utterances each member flipped, summed over folds and seeds).
 Boards without attacks rank by clean UAR. A row with a
