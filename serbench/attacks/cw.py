@@ -8,10 +8,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from serbench.attacks import params
 from serbench.attacks import minimal
 from serbench.attacks.base import Attack
 from serbench.attacks.projection import project
-from serbench.errors import SerbenchError
 from serbench.registry import register
 
 BOUND_SHRINK = 1.0 - 1e-6  # keeps atanh finite for inputs on the bounds (log-floor frames are)
@@ -23,21 +23,6 @@ def margin_loss(logits: torch.Tensor, y: torch.Tensor, kappa: float) -> torch.Te
     z_y = logits.gather(1, y[:, None])[:, 0]
     other = logits.scatter(1, y[:, None], -math.inf).amax(dim=1)
     return (z_y - other).clamp_min(-kappa)
-
-
-def _positive_int(name: str, what: str, value: object) -> int:
-    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
-            or int(value) != value or value < 1):
-        raise SerbenchError(f"attack {name!r}: {what} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _number(name: str, what: str, value: object, positive: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or (value <= 0 if positive else value < 0):
-        raise SerbenchError(f"attack {name!r}: {what} must be a finite number {'> 0' if positive else '>= 0'}, "
-                            f"got {value!r}")
-    return float(value)
 
 
 def _rows(flags: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -118,11 +103,11 @@ class CW(Attack):
                  binary_search_steps: int = 9, initial_const: float = 0.01, lr: float = 0.01,
                  kappa: float = 0.0) -> None:
         super().__init__(eps=eps, norm=norm, domain=domain)
-        self.steps = _positive_int(self.name, "steps", steps)
-        self.binary_search_steps = _positive_int(self.name, "binary_search_steps", binary_search_steps)
-        self.initial_const = _number(self.name, "initial_const", initial_const, positive=True)
-        self.lr = _number(self.name, "lr", lr, positive=True)
-        self.kappa = _number(self.name, "kappa", kappa, positive=False)
+        self.steps = params.integer(self.name, "steps", steps)
+        self.binary_search_steps = params.integer(self.name, "binary_search_steps", binary_search_steps)
+        self.initial_const = params.number(self.name, "initial_const", initial_const, positive=True)
+        self.lr = params.number(self.name, "lr", lr, positive=True)
+        self.kappa = params.number(self.name, "kappa", kappa, positive=False)
         self.last_report: dict[str, Any] | None = None
 
     finish_report = staticmethod(minimal.with_summary)
@@ -134,8 +119,7 @@ class CW(Attack):
         if self.zero_budget or len(x) == 0:
             return x.clone()
         y = y.to(x.device)
-        with torch.no_grad():
-            clean_wrong = model(x).float().argmax(1) != y
+        clean_wrong = minimal.misclassified(model, x, y)
         search = self._linf if self.threat.norm == "linf" else self._l2
         candidate = search(model, x, y, ~clean_wrong)
         out, self.last_report = minimal.select(self.threat, self.radius(x), model, x, y, clean_wrong, candidate)

@@ -7,9 +7,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from serbench.attacks import params
 from serbench.attacks import minimal
 from serbench.attacks.base import Attack
-from serbench.attacks.cw import _number, _positive_int
 from serbench.registry import register
 
 TINY = 1e-4  # the reference's push past the linearised boundary, on top of the overshoot
@@ -73,8 +73,8 @@ class DeepFool(Attack):
     def __init__(self, eps: float = 0.0, norm: str = "l2", domain: str = "feature", steps: int = 50,
                  overshoot: float = 0.02) -> None:
         super().__init__(eps=eps, norm=norm, domain=domain)
-        self.steps = _positive_int(self.name, "steps", steps)
-        self.overshoot = _number(self.name, "overshoot", overshoot, positive=False)
+        self.steps = params.integer(self.name, "steps", steps)
+        self.overshoot = params.number(self.name, "overshoot", overshoot, positive=False)
         self.last_report: dict[str, Any] | None = None
 
     finish_report = staticmethod(minimal.with_summary)

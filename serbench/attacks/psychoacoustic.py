@@ -14,26 +14,12 @@ import math
 import torch
 from torch import nn
 
+from serbench.attacks import params
 from serbench.attacks import masking_threshold as mt
 from serbench.attacks.base import Attack
 from serbench.attacks.pgd import PGD
 from serbench.errors import SerbenchError
 from serbench.registry import register
-
-
-def _positive_int(name: str, attack: str, value, minimum: int = 1) -> int:
-    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
-            or int(value) != value or value < minimum):
-        raise SerbenchError(f"attack {attack!r}: {name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _positive_float(name: str, attack: str, value, allow_zero: bool = False) -> float:
-    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
-            or value < 0 or (value == 0 and not allow_zero)):
-        raise SerbenchError(f"attack {attack!r}: {name} must be a finite number {'>=' if allow_zero else '>'} 0, "
-                            f"got {value!r}")
-    return float(value)
 
 
 @register(
@@ -97,21 +83,21 @@ class Psychoacoustic(Attack):
             )
         super().__init__(eps=eps, norm=norm, domain=domain)
         name = self.name
-        self.steps = _positive_int("steps", name, steps)
-        self.stage2_steps = _positive_int("stage2_steps", name, stage2_steps, minimum=0)
-        self.lr = _positive_float("lr", name, lr)
-        self.alpha = _positive_float("alpha", name, alpha)
-        self.alpha_up = _positive_float("alpha_up", name, alpha_up)
-        self.alpha_down = _positive_float("alpha_down", name, alpha_down)
-        self.alpha_up_every = _positive_int("alpha_up_every", name, alpha_up_every)
-        self.alpha_down_every = _positive_int("alpha_down_every", name, alpha_down_every)
+        self.steps = params.integer(name, "steps", steps)
+        self.stage2_steps = params.integer(name, "stage2_steps", stage2_steps, minimum=0)
+        self.lr = params.number(name, "lr", lr)
+        self.alpha = params.number(name, "alpha", alpha)
+        self.alpha_up = params.number(name, "alpha_up", alpha_up)
+        self.alpha_down = params.number(name, "alpha_down", alpha_down)
+        self.alpha_up_every = params.integer(name, "alpha_up_every", alpha_up_every)
+        self.alpha_down_every = params.integer(name, "alpha_down_every", alpha_down_every)
         if not (isinstance(tolerance_db, (int, float)) and not isinstance(tolerance_db, bool)
                 and math.isfinite(tolerance_db)):
             raise SerbenchError(f"attack {name!r}: tolerance_db must be a finite number of dB, got {tolerance_db!r}")
         self.tolerance_db = float(tolerance_db)
-        self.sample_rate = _positive_int("sample_rate", name, sample_rate)
-        self.n_fft = _positive_int("n_fft", name, n_fft, minimum=2)
-        self.hop = _positive_int("hop", name, hop)
+        self.sample_rate = params.integer(name, "sample_rate", sample_rate)
+        self.n_fft = params.integer(name, "n_fft", n_fft, minimum=2)
+        self.hop = params.integer(name, "hop", hop)
         self.seed = int(seed)
         self._stage1 = PGD(eps=eps, norm=norm, domain=domain, steps=self.steps, seed=self.seed)
         self.last_report: dict | None = None

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from serbench.attacks import params
 from serbench.attacks.base import Attack
 from serbench.attacks.padding import PaddingGate, _view
 from serbench.attacks.projection import flat_norm, step
@@ -30,13 +31,6 @@ from serbench.registry import register
 
 # Rows per forward pass when the fooling rate on the training set is measured after crafting.
 _SCORE_BATCH = 128
-
-
-def _positive_int(name: str, attack: str, value: Any) -> int:
-    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
-            or int(value) != value or value < 1):
-        raise SerbenchError(f"attack {attack!r}: {name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def fit_length(delta: torch.Tensor, length: int) -> torch.Tensor:
@@ -120,8 +114,8 @@ class Universal(Attack):
                  batch_size: int = 32, alpha: float | None = None, targeted: bool = False,
                  target: int | None = None, loss_clip: float | None = None, seed: int = 0) -> None:
         super().__init__(eps=eps, norm=norm, domain=domain)
-        self.steps = _positive_int("steps", self.name, steps)
-        self.batch_size = _positive_int("batch_size", self.name, batch_size)
+        self.steps = params.integer(self.name, "steps", steps)
+        self.batch_size = params.integer(self.name, "batch_size", batch_size)
         if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float))
                                   or not math.isfinite(alpha) or not alpha > 0):
             raise SerbenchError(f"attack {self.name!r}: alpha (step size) must be a finite number > 0, got {alpha!r}")

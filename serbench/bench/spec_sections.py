@@ -39,7 +39,7 @@ from serbench.bench.spec_fields import (
 )
 from serbench.data.corpus import declared_protocols
 from serbench.engine.layout import check_memory_format
-from serbench.engine.schedules import THREADS_AUTO, Schedule, schedule
+from serbench.engine.schedules import Schedule, schedule
 from serbench.errors import PluginLoadError, SerbenchError, SpecError
 from serbench.features import FrontendConfig, frontend_config
 from serbench.normalization import NORMALIZATIONS, normalization
@@ -286,8 +286,6 @@ def read_training(r: SpecReader, data: dict[str, Any]) -> Schedule:
             check_memory_format(tr["memory_format"])
         except SerbenchError as exc:  # the message names training.memory_format and the choices
             raise r.fail("", str(exc)) from None
-    if tr.get("threads", THREADS_AUTO) != THREADS_AUTO and isinstance(tr["threads"], str):
-        raise r.fail("training.threads", f"expected auto or a number of threads >= 1, got {tr['threads']!r}")
     for k, v in tr.items():
         if k not in ("fit_on", "memory_format", "threads") and isinstance(v, str):
             r.number(v, f"training.{k}")  # every other field is a number: say how to write one YAML read as text
