@@ -1,4 +1,4 @@
-"""Parameters and CPU forward+backward time of every registered model on a 32 x 1 x 64 x 256 batch.
+"""Parameters and CPU forward+backward time of every registered spectrogram model on a 32 x 1 x 64 x 256 batch.
 
 Prints a Markdown table (the one in docs/models.md). Timing: one warm-up
 step, then the median of ``--repeats`` steps, all models measured in this one
@@ -16,6 +16,7 @@ import time
 import torch
 
 import serbench
+from serbench.inputs import WAVEFORM, input_kind
 
 
 def step_seconds(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, repeats: int) -> float:
@@ -45,6 +46,8 @@ def main() -> None:
     print("|---|---|---:|---:|")
     for name in serbench.list_components("models", variants=True):
         info = serbench.info("models", name)
+        if input_kind(info.factory) == WAVEFORM:
+            continue  # raw-audio models: benchmarks/waveform_cost.py
         model = serbench.get("models", name, num_classes=4)
         params = sum(p.numel() for p in model.parameters())
         seconds = step_seconds(model, x, y, args.repeats)

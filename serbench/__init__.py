@@ -5,6 +5,7 @@ Public API (what plugins and users import):
 - registry: :func:`list_components`, :func:`get`, :func:`resolve`, :func:`info`,
   :func:`register` (built-ins) and :func:`component` (plugin metadata), ``KINDS``.
 - contracts: :class:`Corpus`, :class:`Utterance`, :class:`Fold`, :class:`SERModel`,
+  :class:`WaveformModel` (with :func:`active_lengths`),
   :class:`Attack`, :class:`ThreatModel`, :class:`Defense`, :class:`TrainBatch`, :class:`Noise`.
 - helpers: :func:`check_budget`, :func:`perturbation`, :func:`input_gradient`, :func:`mix_at_snr`,
   :func:`select_minimal` and :func:`minimal_summary` (minimal-perturbation attacks),
@@ -36,6 +37,7 @@ def __getattr__(name: str):  # lazy: importing serbench must not import torch-he
         "declare_protocols": "serbench.data.corpus",
         "read_audio": "serbench.data.audio",
         "SERModel": "serbench.models.base",
+        "WaveformModel": "serbench.models.waveform", "active_lengths": "serbench.models.waveform",
         "Attack": "serbench.attacks.base", "ThreatModel": "serbench.attacks.base",
         "input_gradient": "serbench.attacks.base",
         "library_attack_class": "serbench.attacks.library",
@@ -57,7 +59,8 @@ __all__ = [
     "SerbenchError", "SpecError", "DataError", "BudgetViolation", "PluginLoadError", "UnknownComponentError",
     "DuplicateComponentError",
     "Corpus", "GeneratedCorpus", "Utterance", "Fold", "leave_one_session_out", "leave_one_speaker_out",
-    "speaker_kfold", "declare_protocols", "read_audio", "SERModel", "Attack", "ThreatModel", "input_gradient",
+    "speaker_kfold", "declare_protocols", "read_audio", "SERModel",
+    "WaveformModel", "active_lengths", "Attack", "ThreatModel", "input_gradient",
     "library_attack_class", "select_minimal", "minimal_summary", "check_budget", "perturbation", "Defense",
     "TrainBatch", "Noise", "mix_at_snr",
     "Corruption",

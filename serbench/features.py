@@ -17,6 +17,7 @@ import torchaudio
 from torch import nn
 
 from serbench.errors import SerbenchError
+from serbench.inputs import WAVEFORM
 
 @dataclass(frozen=True)
 class FrontendConfig:
@@ -41,6 +42,8 @@ class FrontendConfig:
 
     def __post_init__(self) -> None:
         _check_numbers(self)
+        if self.kind == WAVEFORM_KIND:
+            return  # a waveform model's own input (waveform_frontend): nothing here applies to it
         if self.kind not in FRONTEND_KINDS:
             raise SerbenchError(f"front end: unknown kind {self.kind!r}; use {' or '.join(FRONTEND_KINDS)}")
         if self.window_fn not in WINDOWS:
@@ -60,6 +63,8 @@ class FrontendConfig:
 
 
 FRONTEND_KINDS = ("log-mel", "stft")
+# Not a spec choice: what a waveform model's cells name as their front end (the samples themselves).
+WAVEFORM_KIND = WAVEFORM
 _SIZES = ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels")
 
 
@@ -138,6 +143,32 @@ class LogSpectrogram(nn.Module):
     def num_frames(self, num_samples: int) -> int:
         """Frames for a waveform of ``num_samples`` (centred STFT)."""
         return 1 + num_samples // self.config.hop_length
+
+
+class RawWaveform(nn.Module):
+    """The front end of a waveform model: (B, samples) -> the same samples as float32, one "frame" per sample.
+
+    A waveform model owns its front end (serbench.models.waveform), so the harness hands it the audio itself;
+    ``hop_length`` 1 makes every frame mask a sample mask and every feature-cache shape a waveform's.
+    """
+
+    def __init__(self, config: FrontendConfig) -> None:
+        super().__init__()
+        if config.kind != WAVEFORM_KIND:
+            raise SerbenchError(f"RawWaveform needs a {WAVEFORM_KIND!r} front end, got {config.kind!r}")
+        self.config = config
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return wave.float()
+
+    def num_frames(self, num_samples: int) -> int:
+        return num_samples
+
+
+def waveform_frontend(sample_rate: int) -> FrontendConfig:
+    """The front-end config of a waveform model's cells: its sample rate, one frame per sample."""
+    return FrontendConfig(kind=WAVEFORM_KIND, sample_rate=int(sample_rate), n_fft=1, win_length=1, hop_length=1,
+                          n_mels=1)
 
 
 # The old name, from when only log-Mel features existed: plugins may import it.

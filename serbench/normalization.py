@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 from serbench.errors import SerbenchError
+from serbench.inputs import WAVEFORM_NORMALIZATION
 from serbench.suggest import did_you_mean
 
 # Values within this distance of the log floor count as "at the floor" (padding, digital silence).
@@ -385,6 +386,45 @@ class NaturalLog(Normalization):
         self._set(float(state["center_db"]), float(state["high_db"]))
 
 
+class Passthrough(Normalization):
+    """A waveform model's "normalisation": none. Samples reach the model as they are, in [-1, 1]; padding stays
+    zero (a waveform model finds its lengths there, serbench.models.waveform). Not a spec choice: the cells of
+    waveform models name it, those of spectrogram models never do."""
+
+    name = WAVEFORM_NORMALIZATION
+    masks_padding = False
+
+    def _fit(self, pairs: list[tuple[torch.Tensor, torch.Tensor | None]]) -> None:
+        pass
+
+    def scale(self, features: torch.Tensor) -> torch.Tensor:
+        return features
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        out = features.clamp(-1.0, 1.0)
+        return out if mask is None else torch.where(frame_view(mask, out), out, torch.zeros_like(out))
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return (-1.0, 1.0)
+
+    @property
+    def pad_value(self) -> float:
+        return 0.0
+
+    def db_per_unit(self) -> float:
+        raise SerbenchError("a waveform model's input has no dB per unit: its attacks are in the waveform domain")
+
+    def _state(self) -> dict[str, Any]:
+        return {}
+
+    def _load(self, state: dict[str, Any]) -> None:
+        pass
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "bounds": list(self.bounds)}
+
+
 # What a spec gets without ``frontend.normalization``: eps in a physical unit (4.343 dB per bin) on every
 # corpus and front end (docs/methodology.md, "Normalisation, eps units and padding", gives the evidence).
 DEFAULT_NORMALIZATION = "natural-log"
@@ -402,6 +442,10 @@ def _unknown(name: Any) -> SerbenchError:
 
 def normalization(name: str, **params: Any) -> Normalization:
     """An unfitted normalisation by name (``params``: ``percentiles``, ``clip``, ``floor_db``)."""
+    if name == WAVEFORM_NORMALIZATION:  # a waveform model's cells (Passthrough): fitted as it is
+        passthrough = Passthrough(**params)
+        passthrough.fitted = True
+        return passthrough
     if name not in NORMALIZATIONS:
         raise _unknown(name)
     allowed = set(_CONSTRUCTOR_KEYS[name]) | {"floor_db"}
@@ -415,6 +459,8 @@ def normalization(name: str, **params: Any) -> Normalization:
 def from_state(state: dict[str, Any]) -> Normalization:
     """A fitted normalisation from :meth:`Normalization.state`; ``{"low", "high"}`` alone is legacy ``minmax``."""
     name = state.get("name", "minmax")
+    if name == WAVEFORM_NORMALIZATION:
+        return normalization(name)
     if name not in NORMALIZATIONS:
         raise _unknown(name)
     params = {k: state[k] for k in _CONSTRUCTOR_KEYS[name] if k in state}

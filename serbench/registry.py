@@ -130,9 +130,20 @@ class Resolved:
         """The part of a cell key this component contributes: the name as requested (variant tag included),
         the component's version, the distribution that provides it and that distribution's version (a
         new release of a plugin makes new cells even when a component keeps its version), and the
-        resolved parameters."""
+        resolved parameters. A factory with a ``content_fingerprint(params)`` classmethod (a digest of the files it
+        reads) adds it as ``content`` and leaves out its ``location_params`` (paths), so a copy of the same weights
+        elsewhere keeps the key and other weights at the same path do not."""
+        factory = self.info.factory
+        fingerprint = getattr(factory, "content_fingerprint", None)
+        if fingerprint is None:
+            return {"name": self.requested, "version": self.info.version, "package": self.info.source,
+                    "package_version": self.info.package_version, "params": self.params}
+        # A component reading files (a model's pretrained weights) keys their content, not where they lie.
+        located = set(getattr(factory, "location_params", ()))
         return {"name": self.requested, "version": self.info.version, "package": self.info.source,
-                "package_version": self.info.package_version, "params": self.params}
+                "package_version": self.info.package_version,
+                "params": {k: v for k, v in self.params.items() if k not in located},
+                "content": fingerprint(dict(self.params))}
 
 
 class ComponentMeta(TypedDict, total=False):
@@ -520,12 +531,21 @@ class Registry:
 
     def names(self, pattern: str = "*", *, variants: bool = False) -> list[str]:
         """Every usable name (built-in and plugin, loaded or not), sorted; refused and disabled plugins are not
-        among them (``refused()`` and ``disabled()`` list those)."""
+        among them (``refused()`` and ``disabled()`` list those). ``variants`` adds every variant tag: a plugin's
+        are in its code, so asking for them loads the plugins the pattern's base names match (one that fails to
+        load lists no variant; using it reports why)."""
         self._ensure_builtins()
-        names = set(self._builtins) | set(self._discover())
+        plugins = self._discover()
+        names = set(self._builtins) | set(plugins)
         if variants:
             for info in self._builtins.values():
                 names.update(f"{info.name}.{tag}" for tag in info.variants)
+            for name in plugins:
+                try:
+                    tags = self.info(name).variants
+                except SerbenchError:
+                    continue
+                names.update(f"{name}.{tag}" for tag in tags)
         return sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))
 
     def plugin_origin(self, name: str) -> str | None:

@@ -80,63 +80,96 @@ def _model(name: str, num_classes: int, **params: Any) -> torch.nn.Module:
 def validate_model(name: str, *, batch: int = 2, frames: tuple[int, ...] = (64, 100, 256),
                    n_features: tuple[int, ...] = (64, 128), **params: Any) -> ValidationReport:
     """Shapes for several T and feature heights, dtype, finite outputs, input gradients, eval determinism,
-    ``forward == forward_head(forward_features)``, ``num_classes`` honoured."""
+    ``forward == forward_head(forward_features)``, ``num_classes`` honoured.
+
+    A waveform model (:mod:`serbench.models.waveform`) gets (B, samples) audio of 0.5, 1 and 1.5 s at its
+    ``sample_rate`` instead, and one more check: a row's logits alone and zero-padded in a batch agree."""
+    from serbench.inputs import WAVEFORM, input_kind
+
     rep = ValidationReport("models", name)
     torch.manual_seed(0)
     model = _model(name, 4, **params).eval()
+    waveform = input_kind(model) == WAVEFORM
+    if waveform:
+        rate = int(getattr(model, "sample_rate", 16000))
+        sizes = [(None, int(rate * s)) for s in (0.5, 1.0, 1.5)]
+    else:
+        sizes = [(f, t) for f in n_features for t in frames]
+
+    def example(rows: int, size: tuple[int | None, int] | None = None, grad: bool = False) -> torch.Tensor:
+        f, t = size or sizes[0]
+        x = 0.1 * torch.randn(rows, t) if waveform else torch.rand(rows, 1, f, t)
+        return x.requires_grad_(grad)
+
+    def described(size: tuple[int | None, int]) -> str:
+        return f"(B, {size[1]})" if waveform else f"(B, 1, {size[0]}, {size[1]})"
 
     def shapes() -> str | None:
-        for f in n_features:
-            for t in frames:
-                out = model(torch.rand(batch, 1, f, t))
-                if out.shape != (batch, 4):
-                    return f"input (B, 1, {f}, {t}) gave {tuple(out.shape)}, expected ({batch}, 4)"
-                if out.dtype != torch.float32:
-                    return f"logits are {out.dtype}, expected float32"
-                if not torch.isfinite(out).all():
-                    return f"non-finite logits for input (B, 1, {f}, {t})"
+        for size in sizes:
+            out = model(example(batch, size))
+            if out.shape != (batch, 4):
+                return f"input {described(size)} gave {tuple(out.shape)}, expected ({batch}, 4)"
+            if out.dtype != torch.float32:
+                return f"logits are {out.dtype}, expected float32"
+            if not torch.isfinite(out).all():
+                return f"non-finite logits for input {described(size)}"
         return None
 
     def features_2d() -> str | None:
-        z = model.forward_features(torch.rand(batch, 1, n_features[0], frames[0]))
+        z = model.forward_features(example(batch))
         return None if z.ndim == 2 and z.shape[0] == batch else f"forward_features gave {tuple(z.shape)}"
 
     def split() -> str | None:
-        x = torch.rand(batch, 1, n_features[0], frames[1])
+        x = example(batch, sizes[1])
         a, b = model(x), model.forward_head(model.forward_features(x))
         return None if torch.allclose(a, b, atol=1e-5) else "forward != forward_head(forward_features)"
 
     def gradient() -> str | None:
-        x = torch.rand(batch, 1, n_features[0], frames[0], requires_grad=True)
+        x = example(batch, grad=True)
         model(x).logsumexp(1).sum().backward()
         if x.grad is None or not torch.isfinite(x.grad).all() or x.grad.abs().sum() == 0:
             return "no finite, non-zero gradient reaches the input in eval mode"
         return None
 
     def deterministic() -> str | None:
-        x = torch.rand(batch, 1, n_features[0], frames[1])
+        x = example(batch, sizes[1])
         with torch.no_grad():
             return None if torch.equal(model(x), model(x)) else "two eval-mode forwards differ"
 
     def classes() -> str | None:
         for k in (3, 7):
-            out = _model(name, k, **params).eval()(torch.rand(batch, 1, n_features[0], frames[0]))
+            out = _model(name, k, **params).eval()(example(batch))
             if out.shape[1] != k:
                 return f"num_classes={k} gave {out.shape[1]} logits"
         return None
 
     def train_step() -> str | None:
         m = _model(name, 4, **params).train()
-        x = torch.rand(max(batch, 2), 1, n_features[0], frames[0])
+        x = example(max(batch, 2))
         loss = torch.nn.functional.cross_entropy(m(x), torch.tensor([0, 1] * (max(batch, 2) // 2)))
         loss.backward()
         missing = [n for n, p in m.named_parameters() if p.requires_grad and p.grad is None]
         return f"parameters without gradient: {missing[:3]}" if missing else None
 
-    for label, fn in [("shapes and dtype", shapes), ("forward_features is 2-D", features_2d),
-                      ("forward == head(features)", split), ("input gradient in eval mode", gradient),
-                      ("eval determinism", deterministic), ("num_classes honoured", classes),
-                      ("every parameter trains", train_step)]:
+    def padding() -> str | None:
+        short, long = example(1, sizes[0]), example(1, sizes[-1])
+        padded = torch.zeros(2, long.shape[-1])
+        padded[0, : short.shape[-1]], padded[1] = short[0], long[0]
+        with torch.no_grad():
+            alone, in_batch = model(short)[0], model(padded)[0]
+        gap = float((alone - in_batch).abs().max())
+        scale = max(1.0, float(alone.abs().max()))
+        return None if gap <= 1e-4 * scale else (
+            f"a {short.shape[-1]}-sample row's logits change by {gap:.3g} when zero-padded to {padded.shape[-1]} in a "
+            "batch; find each row's length with serbench.active_lengths and mask or pool by it")
+
+    checks = [("shapes and dtype", shapes), ("forward_features is 2-D", features_2d),
+              ("forward == head(features)", split), ("input gradient in eval mode", gradient),
+              ("eval determinism", deterministic), ("num_classes honoured", classes),
+              ("every parameter trains", train_step)]
+    if waveform:
+        checks.append(("padding invariance", padding))
+    for label, fn in checks:
         rep.check(label, fn)
     return rep
 

@@ -27,6 +27,7 @@ from serbench.canonical import canonical_json
 from serbench.engine.layout import AUTO, CONTIGUOUS, resolve_memory_format
 from serbench.engine.schedules import THREADS_AUTO
 from serbench.errors import SerbenchError
+from serbench.inputs import SPECTROGRAM, WAVEFORM
 
 if TYPE_CHECKING:  # annotations only: reading records (the leaderboard) must not import torch
     from serbench.engine.schedules import Schedule
@@ -80,7 +81,14 @@ class FrontendPart:
     segments: dict[str, int] | None = None
 
     @property
+    def input_kind(self) -> str:
+        """``waveform`` for a waveform model's cells (the samples are its input), else ``spectrogram``."""
+        return WAVEFORM if self.features.kind == WAVEFORM else SPECTROGRAM
+
+    @property
     def identity(self) -> dict[str, Any]:
+        if self.input_kind == WAVEFORM:  # the audio itself: only its rate and length decide what the model sees
+            return {"input": WAVEFORM, "sample_rate": self.features.sample_rate, "seconds": self.seconds}
         spec = {**self.features.as_dict(), "seconds": self.seconds, "normalization": dict(self.normalization)}
         return spec if self.segments is None else {**spec, "segments": dict(self.segments)}
 
@@ -139,7 +147,10 @@ class TrainCell:
             training["cpu_kernels"] = self.cpu_kernels
         if self.thread_count is not None:
             training["threads"] = self.thread_count
-        return {"dataset": self.data.identity, "model": self.model.identity(), "defense": self.defense.identity(),
+        model = self.model.identity()
+        if self.frontend.input_kind == WAVEFORM:  # spectrogram models' keys stay as they were
+            model["input"] = WAVEFORM
+        return {"dataset": self.data.identity, "model": model, "defense": self.defense.identity(),
                 "frontend": self.frontend.identity, "training": training, "seed": self.seed}
 
     @cached_property

@@ -21,7 +21,7 @@ from serbench.data.feature_cache import FeatureCache, feature_key
 from serbench.engine import data as fold_data
 from serbench.engine.lengths import LengthGroup, PadOrCrop, Segments, group_waves, length_policy
 from serbench.errors import SerbenchError
-from serbench.features import FrontendConfig, LogSpectrogram
+from serbench.features import WAVEFORM_KIND, FrontendConfig, LogSpectrogram, RawWaveform
 
 if TYPE_CHECKING:
     from serbench.bench.cells import FrontendPart
@@ -29,12 +29,15 @@ if TYPE_CHECKING:
 PARTITIONS = ("train", "valid", "test")
 
 
-def frontend_for(features: FrontendConfig, corpus: Corpus) -> LogSpectrogram:
-    """The front end a train cell names; its sample rate must be the corpus's."""
-    frontend = LogSpectrogram(features)
+def frontend_for(features: FrontendConfig, corpus: Corpus) -> LogSpectrogram | RawWaveform:
+    """The front end a train cell names (the samples themselves for a waveform model); its sample rate must be
+    the corpus's."""
+    waveform = features.kind == WAVEFORM_KIND
+    frontend = RawWaveform(features) if waveform else LogSpectrogram(features)
     if frontend.config.sample_rate != corpus.sample_rate:
+        who = "the waveform model" if waveform else "front end"
         raise SerbenchError(
-            f"front end expects {frontend.config.sample_rate} Hz but corpus {corpus.name!r} delivers "
+            f"{who} expects {frontend.config.sample_rate} Hz but corpus {corpus.name!r} delivers "
             f"{corpus.sample_rate} Hz; set the dataset's sample_rate param"
         )
     return frontend
@@ -102,6 +105,9 @@ class FoldData:
         group's key plus ``tag`` (computed and saved on a miss)."""
         out = []
         partition = self.partitions[part]
+        if isinstance(self.frontend, RawWaveform):  # the "features" are the audio: nothing worth a second copy
+            return [self.features_of(audio(g, [partition.ids[i] for i in g.index.tolist()]))
+                    for g in partition.groups]
         for g in partition.groups:
             ids = [partition.ids[i] for i in g.index.tolist()]
             key = feature_key(self.corpus, ids, self.frontend.config.as_dict(),

@@ -16,6 +16,7 @@ from serbench.bench.cells import DataPart, EvalCell, TrainCell
 from serbench.bench.conditions import Attack, Clean, Corrupted, Noise, Transfer, WorstCase
 from serbench.bench.identity import eval_fields, matches
 from serbench.errors import SerbenchError
+from serbench.inputs import WAVEFORM, input_kind
 
 if TYPE_CHECKING:
     from serbench.bench.spec import Spec
@@ -43,7 +44,7 @@ def all_train_cells(spec: Spec, fold_counts: dict[int, int] | None,
                 for df in spec.defenses:
                     for seed in spec.seeds:
                         data = DataPart(d_index, d.resolved, d.protocol, fold, (fingerprints or {}).get(d_index))
-                        cells.append(TrainCell(data, m, df, spec.frontend_part(), spec.training, seed))
+                        cells.append(TrainCell(data, m, df, spec.frontend_part(m), spec.training, seed))
     return cells
 
 def eval_cells(spec: Spec, train: TrainCell, *, apply_exclude: bool = True) -> list[EvalCell]:
@@ -93,7 +94,31 @@ def eval_cells(spec: Spec, train: TrainCell, *, apply_exclude: bool = True) -> l
                 if len(attacks) + len(transfers) > 1:
                     cells.append(EvalCell(train, part, WorstCase(threat, tuple(attacks), tuple(transfers)),
                                            spec.evaluation))
-    return [c for c in cells if kept(c)]
+    kept_cells = [c for c in cells if kept(c)]
+    for cell in kept_cells:
+        check_input_kind(cell)
+    return kept_cells
+
+
+def check_input_kind(cell: EvalCell) -> None:
+    """Refuse an attack the model's input kind rules out: a feature-domain attack on a waveform model (it has
+    no features), or a transfer between models of different input kinds (the source cell would need the
+    source's own front end, which a cell of this model does not carry)."""
+    cond = cell.condition
+    kind, model = cell.train.frontend.input_kind, cell.train.model.requested
+    if not isinstance(cond, (Attack, Transfer)):
+        return
+    if kind == WAVEFORM and cond.threat.get("domain") == "feature":
+        raise SerbenchError(
+            f"attack {cond.attack['name']!r} (domain: feature) cannot attack {model!r}: a waveform model has no "
+            f"features; give the attack domain: waveform, or add exclude: [{{model: {model}, domain: feature}}]")
+    if isinstance(cond, Transfer) and cond.source_parts is not None:
+        source = cond.source_parts[0]
+        if input_kind(source.info.factory) != kind:
+            raise SerbenchError(
+                f"transfer from {source.requested!r} ({input_kind(source.info.factory)}) to {model!r} ({kind}): "
+                f"serbench transfers between models of one input kind; exclude the pair: "
+                f"exclude: [{{model: {model}, type: transfer}}]")
 
 def excluded_by(spec: Spec, cell: EvalCell) -> int | None:
     """The index of the first ``exclude`` rule that matches ``cell``, or None."""

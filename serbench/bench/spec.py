@@ -55,7 +55,9 @@ from serbench.bench.axes import (  # noqa: F401 - the spec's public names
 from serbench.bench.cells import EvalCell, EvalSettings, FrontendPart, TrainCell
 from serbench.bench.spec_files import read_spec_mapping
 from serbench.engine.schedules import Schedule
-from serbench.features import FrontendConfig
+from serbench.errors import SpecError
+from serbench.features import FrontendConfig, waveform_frontend
+from serbench.inputs import WAVEFORM, WAVEFORM_NORMALIZATION, input_kind, model_sample_rate
 from serbench.normalization import DEFAULT_NORMALIZATION
 from serbench.registry import Resolved
 
@@ -111,8 +113,18 @@ class Spec:
     def unused_excludes(self, trains: list[TrainCell]) -> list[int]:
         return matrix.unused_excludes(self, trains)
 
-    def frontend_part(self) -> FrontendPart:
-        """The front end as a train cell holds it: features, length policy and feature normalisation."""
+    def frontend_part(self, model: Resolved | None = None) -> FrontendPart:
+        """The front end as a train cell of ``model`` holds it: features, length policy and feature normalisation.
+
+        A waveform model (:mod:`serbench.models.waveform`) owns its front end: its cells get the samples at the
+        model's rate, padded or cropped to ``frontend.seconds``, without features or normalisation."""
+        if model is not None and input_kind(model.info.factory) == WAVEFORM:
+            if self.segments is not None:
+                raise SpecError(f"{self.path}: frontend.segments: windows of frames apply to spectrogram models; "
+                                f"waveform model {model.requested!r} takes whole utterances (drop segments, or "
+                                "run it from a spec without them)")
+            rate = model_sample_rate(model.info.factory, model.params) or self.frontend.sample_rate
+            return FrontendPart(waveform_frontend(rate), self.seconds, {"name": WAVEFORM_NORMALIZATION}, None)
         return FrontendPart(self.frontend, self.seconds, dict(self.normalization),
                             None if self.segments is None else dict(self.segments))
 

@@ -41,7 +41,7 @@ from serbench.data.corpus import declared_protocols
 from serbench.engine.layout import check_memory_format
 from serbench.engine.schedules import Schedule, schedule
 from serbench.errors import PluginLoadError, SerbenchError, SpecError
-from serbench.features import FrontendConfig, frontend_config
+from serbench.features import WAVEFORM_KIND, FrontendConfig, frontend_config
 from serbench.normalization import NORMALIZATIONS, normalization
 from serbench.registry import Resolved, list_components, resolve
 from serbench.suggest import did_you_mean
@@ -253,6 +253,9 @@ def read_frontend(r: SpecReader, data: dict[str, Any]
     for key, value in fe.items():
         if isinstance(value, str) and number_hint(value):
             r.number(value, f"frontend.{key}")  # YAML read a number as text: say how to write it
+    if fe.get("kind") == WAVEFORM_KIND:
+        raise r.fail("frontend.kind", "waveform is not a front end to choose: a waveform model (ssl.*, any "
+                                      "WaveformModel) takes raw audio by itself; keep log-mel or stft for the others")
     try:
         frontend = frontend_config(preset, **fe)
     except SerbenchError as exc:

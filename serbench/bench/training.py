@@ -32,7 +32,7 @@ from serbench.engine.layout import CONTIGUOUS, apply_to_model, as_input
 from serbench.engine.lengths import PadOrCrop, group_waves, scatter
 from serbench.engine.train import train
 from serbench.errors import SerbenchError
-from serbench.features import FeaturePipeline
+from serbench.features import FeaturePipeline, RawWaveform
 from serbench.normalization import Normalization, floor_db, from_state, normalization
 
 Progress = Callable[[str, dict[str, Any]], None]
@@ -69,6 +69,8 @@ class TrainedModel:
         """The model an attack in ``domain`` sees, and the inputs in that domain with the mask of their active
         (not padded) positions, per length group: attacks leave the padding alone."""
         groups = self.partitions[part].groups
+        if domain == "feature" and isinstance(self.frontend, RawWaveform):
+            raise SerbenchError("a waveform model has no feature domain to attack; attack it in the waveform domain")
         if domain == "feature":
             return self.eval_model, [(g.index, x, m) for g, x, m in zip(groups, self.features(part),
                                                                       self.data.masks(part))]
@@ -209,7 +211,8 @@ class ModelBuilder:
             history=result.history,
             data=data.describe() | {"fit_on": sched.fit_on, "train_expanded": n_train, "train_inputs": len(x_train),
                                     "length": data.policy.describe(), "normalization": norm.describe(),
-                                    "memory_format": tc.memory_format})
+                                    "memory_format": tc.memory_format, "input": tc.frontend.input_kind,
+                                    "parameters": parameter_counts(model)})
         # The record travels inside the checkpoint: a run killed before the record's own write, or a
         # record damaged later, gets it back from there without training again.
         self.store.save_checkpoint(tc.key, {"model": result.state_dict, "scaler": norm.state()}, record=train_record)
@@ -252,6 +255,12 @@ class ModelBuilder:
             return scatter(valid.groups, [predict(seg, x) for x in groups], len(valid))
 
         return None, valid_logits
+
+
+def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
+    """Every parameter of the model, and those training updates (a probe's frozen encoder is not among them)."""
+    params = list(model.parameters())
+    return {"total": sum(p.numel() for p in params), "trainable": sum(p.numel() for p in params if p.requires_grad)}
 
 
 def new_normalization(frontend: FrontendPart) -> Normalization:

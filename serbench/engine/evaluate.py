@@ -57,14 +57,37 @@ def free_memory(device: torch.device) -> int | None:
     return None
 
 
-def default_batch_size(kind: str, x: torch.Tensor) -> int:
+def default_batch_size(kind: str, x: torch.Tensor, model: torch.nn.Module | None = None) -> int:
     """Rows per batch for ``kind`` (``predict`` or ``attack``) of inputs like ``x`` on ``x``'s device:
     today's 256 and 128 on the CPU (or a device that cannot report free memory), else
-    :func:`batch_size_for` its free memory."""
+    :func:`batch_size_for` its free memory. With ``model`` (an attack's), one row's forward and backward is
+    measured on the device (:func:`measured_attack_row_bytes`) and the larger of that and the rule of thumb
+    decides: a 300 M-parameter waveform encoder holds far more per row than :data:`WORKING_SET` input sizes."""
     free = free_memory(x.device)
     if free is None:
         return CPU_BATCH_SIZES[kind]
-    return batch_size_for(kind, x[:1].numel() * x.element_size() if len(x) else x.element_size(), free)
+    row_bytes = x[:1].numel() * x.element_size() if len(x) else x.element_size()
+    if model is not None and kind == "attack" and len(x):
+        measured = measured_attack_row_bytes(model, x[:1])
+        if measured is not None:
+            row_bytes = max(row_bytes, -(-measured // WORKING_SET[kind]))  # ceil: in WORKING_SET units of input
+    return batch_size_for(kind, row_bytes, free)
+
+
+def measured_attack_row_bytes(model: torch.nn.Module, row: torch.Tensor) -> int | None:
+    """Peak device memory above the current allocation of one row's forward + input gradient (what an attack
+    step holds), from the allocator's statistics; None where the device keeps none (the CPU)."""
+    if row.device.type != "cuda":
+        return None
+    torch.cuda.synchronize(row.device)
+    before = torch.cuda.memory_allocated(row.device)
+    torch.cuda.reset_peak_memory_stats(row.device)
+    probe = row.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        model(probe).float().logsumexp(1).sum().backward(inputs=[probe])
+    peak = torch.cuda.max_memory_allocated(row.device)
+    del probe
+    return max(0, int(peak - before))
 
 
 def batch_size_for(kind: str, row_bytes: int, free_bytes: int) -> int:
@@ -169,7 +192,7 @@ def evaluate_attack(
     reports: list[tuple[torch.Tensor, dict[str, Any]]] = []  # what the attack says of each batch (last_report)
     start = time.perf_counter()
     for index, xg, mask in groups:
-        size = batch_size or default_batch_size("attack", xg)
+        size = batch_size or default_batch_size("attack", xg, model)
         rows_g = to_device(torch.as_tensor(index), y.device)
         yg = y[rows_g]
         padded = padded_batches(mask, size, len(xg))  # one host sync per group, none per batch

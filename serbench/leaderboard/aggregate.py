@@ -47,6 +47,7 @@ from typing import Any, Callable, Iterable
 from serbench.bench.conditions import Clean, Column, Corrupted, Noise, WorstCase, condition_from
 from serbench.bench.records import condition_of
 from serbench.bench.identity import protocol_name, without_location
+from serbench.inputs import SPECTROGRAM
 from serbench.leaderboard.corruption_scores import MEAN_TITLE, derive_corruption_columns
 from serbench.leaderboard.redact import redact_paths
 from serbench.leaderboard.verify import check_records
@@ -208,6 +209,13 @@ class Board:
     def slug(self) -> str:
         raw = f"{self.corpus}-{self.protocol}-{self.partition}-{self.threat}"
         return re.sub("-+", "-", "".join(c if c.isalnum() else "-" for c in raw)).strip("-").lower()
+
+    def input_of(self, row: Row) -> str:
+        """What the row's model takes: ``waveform`` where its records say so, else ``spectrogram``."""
+        for entry_row, rec in self.entries:
+            if entry_row == row:
+                return rec.get("train", {}).get("model", {}).get("input", SPECTROGRAM)
+        return SPECTROGRAM
 
     def column(self, title: str) -> Column:
         return next(c for c in self.columns if c.title == title)

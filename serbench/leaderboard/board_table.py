@@ -6,6 +6,7 @@ terminal and HTML leaderboards cannot disagree on them.
 
 from __future__ import annotations
 
+from serbench.inputs import SPECTROGRAM
 from serbench.leaderboard.aggregate import CORRUPTIONS, Board, Scores
 from serbench.leaderboard.table import Cell, Table
 from serbench.leaderboard.text import CORRUPTION_NOTE, NO_VALUE, RANKING_NOTE, value_text
@@ -24,7 +25,7 @@ def board_table(board: Board) -> Table:
     columns = board.shown_columns
     best = {col.title: board.best(col.title) for col in columns}
     unreliable = board.unreliable
-    cells = [[Cell(str(rank)), Cell(row[0], unreliable=row in unreliable), Cell(row[1])]
+    cells = [[Cell(str(rank)), Cell(_model_text(board, row), unreliable=row in unreliable), Cell(row[1])]
              + [_value_cell(board.rows[row].get(col.title), row in best[col.title], warnings)
                 for col in columns]
              for rank, row in enumerate(board.ranked_rows(), 1)]
@@ -38,6 +39,13 @@ def board_table(board: Board) -> Table:
                  warnings=warnings, failures=board.errors(),
                  terminal_title=f"{metric.replace('MACRO_F1', 'macro-F1')} % — {board.title}",
                  escape_everywhere=True)
+
+
+def _model_text(board: Board, row: tuple[str, str]) -> str:
+    """The model's name, marked ``(waveform)`` where it takes raw audio (spectrogram models, the usual case, are
+    left unmarked)."""
+    kind = board.input_of(row)
+    return row[0] if kind == SPECTROGRAM else f"{row[0]} ({kind})"
 
 
 def _value_cell(scores: Scores | None, best: bool, warnings: list[str]) -> Cell:

@@ -5,7 +5,7 @@ JSON layout (``schema`` 1)::
     {"schema": 1, "metric": "uar", "provenance": {"specs": [...], "serbench": [...], "records": N},
      "boards": [{"slug", "corpus", "protocol", "partition", "threat", "ranked_by",
                  "columns": [{"title", "kind", "name", "eps", "snr_db", "derived"}],
-                 "rows": [{"rank", "model", "defense", "reliable", ["masking"],
+                 "rows": [{"rank", "model", "defense", "input", "reliable", ["masking"],
                            "cells": {title: {"mean", "std", "n", "failed", "best", "warnings", ["breakdown"]}}}],
                  "warnings": [...]}]}
 
@@ -65,8 +65,8 @@ def board_dict(board: Board) -> dict[str, Any]:
                 cells[col.title]["breakdown"] = {k: v if isinstance(v, int) else _r(v)
                                                    for k, v in sorted(cell.breakdown.items())}
         # reliable: false where a cell carries a gradient-masking warning; such rows rank after every reliable one
-        rows.append({"rank": rank, "model": row[0], "defense": row[1], "reliable": row not in unreliable,
-                     "cells": cells})
+        rows.append({"rank": rank, "model": row[0], "defense": row[1], "input": board.input_of(row),
+                     "reliable": row not in unreliable, "cells": cells})
         if row in unreliable:
             rows[-1]["masking"] = board.masking_warnings(row)
     return {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -49,6 +49,8 @@ class SERModel(nn.Module, abc.ABC):
 
     num_classes: int
     embedding_dim: int
+    # What the model takes: "spectrogram" (the features above) or "waveform" (serbench.models.waveform).
+    input_kind: ClassVar[str] = "spectrogram"
 
     @abc.abstractmethod
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
