@@ -38,7 +38,7 @@ $(STAMP): pyproject.toml $(PLUGIN_PYPROJECTS) $(CONSTRAINTS) Makefile
 	# (Ray included): install it without its dependencies; it needs nothing serbench does not have.
 	$(PIP) install -q --disable-pip-version-check --no-deps -c $(CONSTRAINTS) torchattacks
 	$(PIP) install -q --disable-pip-version-check --no-deps $(addprefix -e ,$(dir $(PLUGIN_PYPROJECTS)))
-	$(PIP) install -q --disable-pip-version-check -c $(CONSTRAINTS) adversarial-robustness-toolbox espeakng-loader selenium
+	$(PIP) install -q --disable-pip-version-check -c $(CONSTRAINTS) adversarial-robustness-toolbox espeakng-loader selenium transformers
 	touch $(STAMP)
 
 clean:

@@ -21,10 +21,33 @@ from test_corpus_fakes import make_demos, make_iemocap, make_msp_improv
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
+def ssl_weights_folder(root: Path) -> dict[str, str]:
+    """A stand-in for $SERBENCH_SSL_CHECKPOINTS: files where ssl-checkpoints.yaml looks for weights. A spec is read
+    and planned with them (their content keys the cells); only building the models would load them."""
+    root.mkdir(parents=True, exist_ok=True)
+    for arch in ("wav2vec2", "hubert", "wavlm"):
+        (root / f"{arch}-base.pt").write_bytes(arch.encode())
+    return {"SERBENCH_SSL_CHECKPOINTS": str(root)}
+
+
 @pytest.mark.parametrize("path", sorted(BENCHMARKS.glob("*.yaml")), ids=lambda p: p.name)
-def test_every_benchmark_spec_parses(path):
+def test_every_benchmark_spec_parses(path, tmp_path, monkeypatch):
+    for key, value in ssl_weights_folder(tmp_path / "ssl").items():
+        monkeypatch.setenv(key, value)
     spec = load_spec(path)
     assert spec.name and spec.models
+
+
+def test_the_checkpoint_spec_plans_waveform_cells_keyed_by_the_weights(tmp_path):
+    make_iemocap(tmp_path / "iemocap")
+    env = {"SERBENCH_DATA_IEMOCAP": str(tmp_path / "iemocap"), **ssl_weights_folder(tmp_path / "ssl")}
+    plan = dry_run("ssl-checkpoints.yaml", env, tmp_path / "r")
+    trains = [c for c in plan["cells"] if c["kind"] == "train"]
+    assert plan["totals"]["train_cells"] == 4 * 5  # four encoders x IEMOCAP's five sessions
+    (tmp_path / "ssl" / "wavlm-base.pt").write_bytes(b"other weights")
+    again = dry_run("ssl-checkpoints.yaml", env, tmp_path / "r")
+    changed = {c["key"] for c in trains} ^ {c["key"] for c in again["cells"] if c["kind"] == "train"}
+    assert len(changed) == 2 * 5 * 2  # the two WavLM models' cells, and only theirs, follow the file's content
 
 
 def dry_run(spec: str, env: dict[str, str], results: Path) -> dict:
