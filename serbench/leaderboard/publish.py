@@ -1,9 +1,10 @@
 """The published leaderboard: every file from the records, written atomically or checked against a folder.
 
 Files: ``leaderboard.md``, ``leaderboard.json``, ``leaderboard.csv``,
-``leaderboard.html``, ``plots/<board>-{eps,snr,confusion}.{png,svg}``, with a results store's audio examples
-``audio/<key>/*.flac`` (which the HTML plays), and the manifest ``.serbench-leaderboard.json``, which lists the
-others. All of it is
+``leaderboard.html`` (every board on one page), the site (:mod:`.site`: ``index.html``, ``boards/<board>.html``,
+``cards/<board>/<row>.html``, checked by the data digest they carry, as the HTML),
+``plots/<board>-{eps,snr,confusion}.{png,svg}``, with a results store's audio examples ``audio/<key>/*.flac``
+(which the HTML plays), and the manifest ``.serbench-leaderboard.json``, which lists the others. All of it is
 rendered in memory before anything is written, so an error leaves the folder as
 it was. ``check`` compares text files (the manifest too) byte for byte and images
 (and the HTML, which embeds them) by the data digest they carry (see
@@ -32,13 +33,16 @@ from typing import Any
 from serbench.errors import SerbenchError
 from serbench.files import write_bytes_atomic
 from serbench.leaderboard.aggregate import build_boards
+from serbench.leaderboard.badges import badges
 from serbench.leaderboard.board_table import board_table
 from serbench.leaderboard.export import provenance, to_csv, to_json
 from serbench.leaderboard.html import ExampleCell, ExampleRow, page
+from serbench.leaderboard.latex import latex_document
 from serbench.leaderboard.markdown import markdown
 from serbench.leaderboard.plots import Plot, board_plots, embedded_digest
+from serbench.leaderboard.site import INDEX, site_digest, site_model, site_pages, site_paths
 
-TEXT = ("leaderboard.md", "leaderboard.json", "leaderboard.csv")
+TEXT = ("leaderboard.md", "leaderboard.json", "leaderboard.csv", "leaderboard.tex")
 MANIFEST = ".serbench-leaderboard.json"
 LEGACY = ("leaderboard.md", "leaderboard.json", "leaderboard.csv", "leaderboard.html")  # before manifests
 TITLE = "serbench leaderboard"
@@ -71,6 +75,8 @@ def build(records: list[dict[str, Any]], metric: str = "uar", render: bool = Tru
     files["leaderboard.md"] = markdown(tables, TITLE, line, images).encode()
     files["leaderboard.json"] = to_json(boards, records, metric).encode()
     files["leaderboard.csv"] = to_csv(boards).encode()
+    files["leaderboard.tex"] = latex_document(tables, TITLE).encode()  # booktabs tables for a paper
+    files.update(badges(boards))  # badges/...svg: one README badge per board row
     whole = hashlib.sha256(files["leaderboard.json"] + "".join(sorted(digests.values())).encode()).hexdigest()
     if listen:  # the page's link is part of what it shows
         whole = hashlib.sha256(f"{whole}|{LISTEN_PAGE}".encode()).hexdigest()
@@ -80,10 +86,16 @@ def build(records: list[dict[str, Any]], metric: str = "uar", render: bool = Tru
         played = "".join(f"{rel}:{hashlib.sha256(data).hexdigest()}" for rel, data in sorted(audio.items()))
         whole = hashlib.sha256(f"{whole}|{played}".encode()).hexdigest()
     digests["leaderboard.html"] = whole
+    model = site_model(boards, records)  # the index, board pages and model cards: their facts and digest
+    pages_digest = site_digest(whole, model)
+    digests.update({rel: pages_digest for rel in site_paths(model)})
     if render:
         svgs = {p.stem: files[f"plots/{p.stem}.svg"] for b in boards for p in plots[b.slug]}
-        links = {"Listen to the corruptions": LISTEN_PAGE} if listen else None
+        listen_link = {"Listen to the corruptions": LISTEN_PAGE} if listen else {}
+        links = {"Index of boards": INDEX, **listen_link}
         files["leaderboard.html"] = page(tables, plots, svgs, whole, TITLE, line, links, listing).encode()
+        files.update(site_pages(model, tables, pages_digest, line, {"All boards on one page": "leaderboard.html",
+                                                                    **listen_link}))
     files[MANIFEST] = manifest(set(files) | set(digests))
     return files, digests
 
