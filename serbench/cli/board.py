@@ -33,6 +33,7 @@ class Format(StrEnum):
     json = "json"
     csv = "csv"
     html = "html"
+    latex = "latex"
 
 
 class Layout(StrEnum):
@@ -55,16 +56,39 @@ def leaderboard(
                                "what the results give (CI)."),
     layout: Optional[Layout] = typer.Option(None, "--layout", help="A paper's table layout instead of boards: "
                                             "ren2020 (Ren et al. Table 2) or latif2020 (Latif et al. Tables 1-3); "
-                                            "terminal, markdown or json."),
+                                            "terminal, markdown, json or latex."),
     ce_reference: str = typer.Option(None, "--ce-reference", metavar="MODEL[+DEFENSE]",
                                      help="The row corruption errors (mCE) are relative to, e.g. cnn4.small+standard "
                                           "(default: each model's standard-trained row). Give the same to --check."),
+    board_slug: Optional[str] = typer.Option(None, "--board", metavar="SLUG", help="Print only this board, in any "
+                                             "--format (its slug: boards[].slug in the JSON export)."),
+    verify: Path = typer.Option(None, "--verify", metavar="BUNDLE", help="Re-run a seeded sample of a submission "
+                                "bundle's (or a records folder's) eval cells and accept (exit 0) or reject (exit 1)."),
+    sample: int = typer.Option(2, "--sample", min=1, help="With --verify: how many eval cells to re-run."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="With --verify: the sample's seed (default: drawn, "
+                                       "and printed)."),
+    tolerance: Optional[float] = typer.Option(None, "--tolerance", help="With --verify: the largest UAR or "
+                                              "accuracy difference accepted (default 0.01)."),
+    retrain: bool = typer.Option(False, "--retrain", help="With --verify: train the sampled cells' models again "
+                                 "instead of evaluating the bundle's checkpoints."),
+    verify_specs: Optional[list[Path]] = typer.Option(None, "--spec", help="With --verify of a records folder: "
+                                                      "the spec(s) its records were computed for."),
+    device: Optional[str] = typer.Option(None, "--device", help="With --verify: the device to re-run on "
+                                         "(default: the records' device type)."),
 ) -> None:
     """Leaderboards of every result in the store: one board per corpus, protocol, partition and threat model.
 
     Example: serbench leaderboard --results results --out leaderboard
     Example: serbench leaderboard --results results/ren2020 --layout ren2020 --format markdown
+    Example: serbench leaderboard --results leaderboard --format latex --board SLUG
+    Example: serbench leaderboard --verify submission.tar.gz --sample 2 --seed 7
+    Example: serbench leaderboard --verify leaderboard --spec benchmarks/quickstart.yaml --spec
+    benchmarks/corruptions.yaml --retrain --sample 2
     """
+    if verify is not None:  # a submission's sample re-run (serbench.bench.verify_sample), not a board
+        from serbench.cli.submit import verify_command
+
+        return verify_command(verify, sample, seed, tolerance, retrain, verify_specs, device)
     from serbench.leaderboard import build_boards
     from serbench.leaderboard.aggregate import defense_costs
     from serbench.leaderboard.verify import load_records
@@ -81,6 +105,8 @@ def leaderboard(
         owned(out)  # refuse a folder that is not a leaderboard's before any work (publish.write checks again)
     records = load_records(results)  # verified: digests, and metrics recomputed from predictions (RecordError)
     if layout is not None:
+        if board_slug is not None:
+            raise SerbenchError("--board picks a board; a --layout prints the paper's tables: give one")
         _print_layout(layout.value, records, metric, fmt, out is not None or check is not None)
         return
     reference = _reference_row(ce_reference)
@@ -88,6 +114,10 @@ def leaderboard(
     if not boards:
         raise SerbenchError(f"{results}: no evaluation records; run a spec first")
     _check_reference(reference, boards)
+    if board_slug is not None:
+        if out is not None or check is not None:
+            raise SerbenchError("--board prints one board to stdout; drop --out and --check")
+        boards = _one_board(board_slug, boards)
 
     if check is not None:
         from serbench.leaderboard import publish  # the page and its plots: numpy and matplotlib, only when needed
@@ -111,6 +141,9 @@ def leaderboard(
         console.print(escape(f"{len(files)} files -> {out}" + (f" ({len(stale)} stale removed)" if stale else "")),
                       highlight=False, soft_wrap=True)
         return
+    if fmt == "latex" or (board_slug is not None and fmt != "terminal"):
+        typer.echo(_board_text(boards, records, metric, fmt), nl=False)
+        return
     if fmt != "terminal":
         from serbench.leaderboard import publish
 
@@ -120,10 +153,48 @@ def leaderboard(
     from serbench.leaderboard.board_table import board_table
 
     _print_tables([board_table(b) for b in boards])
-    costs = {k: v for k, v in defense_costs(records).items() if k[1] != "standard"}
+    costs = {k: v for k, v in defense_costs(records).items()
+             if k[1] != "standard" and (board_slug is None or any(k in b.rows for b in boards))}
     if costs:
         console.print(escape("training time per iteration relative to standard: " + ", ".join(
             f"{m} + {d} x{c['relative_time_per_iteration']:.2f}" for (m, d), c in costs.items())))
+
+
+def _one_board(slug: str, boards: list[Any]) -> list[Any]:
+    """The board ``--board`` names, or an error listing the slugs (with the closest one)."""
+    from serbench.suggest import did_you_mean
+
+    slugs = [b.slug for b in boards]
+    if slug not in slugs:
+        raise SerbenchError(f"--board {slug!r}: no such board{did_you_mean(slug, slugs)}; boards: {', '.join(slugs)}")
+    return [b for b in boards if b.slug == slug]
+
+
+def _board_text(boards: list[Any], records: list, metric: str, fmt: str) -> str:
+    """``boards`` in ``fmt`` straight from their tables: LaTeX always, the other formats with ``--board`` (one
+    board's table, its caption and footnotes, without the plots a published folder links)."""
+    from serbench.leaderboard.board_table import board_table
+
+    tables = [board_table(b) for b in boards]
+    if fmt == "latex":
+        from serbench.leaderboard.latex import latex_document
+
+        return latex_document(tables, "serbench leaderboard")
+    if fmt == "markdown":
+        from serbench.leaderboard.markdown import markdown
+
+        return markdown(tables)
+    from serbench.leaderboard.export import to_csv, to_json
+
+    if fmt == "json":
+        return to_json(boards, records, metric)
+    if fmt == "csv":
+        return to_csv(boards)
+    import hashlib
+
+    from serbench.leaderboard.html import page
+
+    return page(tables, {}, {}, hashlib.sha256(to_json(boards, records, metric).encode()).hexdigest())
 
 
 def _reference_row(text: str | None) -> tuple[str, str] | None:
@@ -165,8 +236,8 @@ def _print_layout(layout: str, records: list, metric: str, fmt: str, folder: boo
 
     if folder:
         raise SerbenchError("--layout prints to stdout; drop --out and --check")
-    if fmt not in ("terminal", "markdown", "json"):
-        raise SerbenchError(f"--layout with --format {fmt}: use terminal, markdown or json")
+    if fmt not in ("terminal", "markdown", "json", "latex"):
+        raise SerbenchError(f"--layout with --format {fmt}: use terminal, markdown, json or latex")
     tables = layouts.layout_tables(layout, records, metric)
     if not any(t.rows for t in tables):
         raise SerbenchError(f"--layout {layout}: no record fits the layout; see `serbench leaderboard --help`")
@@ -174,5 +245,9 @@ def _print_layout(layout: str, records: list, metric: str, fmt: str, folder: boo
         typer.echo(markdown(tables), nl=False)
     elif fmt == "json":
         typer.echo(layouts.to_json(tables, layout, metric), nl=False)
+    elif fmt == "latex":
+        from serbench.leaderboard.latex import latex_document
+
+        typer.echo(latex_document(tables), nl=False)
     else:
         _print_tables(tables)

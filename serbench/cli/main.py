@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from serbench.bench.environment import configure_allocator, configure_cpu_kernels
 from serbench.cli import components, bench, board, compare, data, results  # noqa: F401  (registers commands)
+from serbench.cli import submit  # noqa: F401  (registers `serbench submit`)
 from serbench.cli.app import app, err_console, run_app
 from serbench.errors import SerbenchError
 
