@@ -3,7 +3,6 @@ table and every plot, and sorting a column reorders the rows."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -12,32 +11,18 @@ import pytest
 from serbench.leaderboard.publish import build, write
 
 sys.path.insert(0, str(Path(__file__).parent))
+from browser import chromium_driver, needs_chromium  # noqa: E402
 from leaderboard_store import records  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and DRIVER),
-    reason="needs Chromium and chromedriver on PATH (Debian: apt-get install chromium chromium-driver; "
-           ".ci/run installs them)",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (make setup installs it)")
-    from selenium.webdriver.chrome.service import Service
-
     folder = tmp_path_factory.mktemp("lb")
     files, _ = build(records())
     write(folder, files)
-    options = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,900"):
-        options.add_argument(arg)
-    options.binary_location = CHROMIUM
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver = chromium_driver()
     driver.get((folder / "leaderboard.html").as_uri())
     yield driver
     driver.quit()

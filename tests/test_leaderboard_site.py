@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -18,6 +17,8 @@ from serbench.leaderboard.pareto import pareto_front, scatter_svg
 from serbench.leaderboard.publish import MANIFEST, build, check, write
 from serbench.leaderboard.site import INDEX, paired_significance
 from serbench.leaderboard.verify import load_records
+
+from browser import chromium_driver, needs_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "leaderboard"  # real records: predictions, train records, a corruption board of several rows
@@ -92,27 +93,12 @@ def test_a_train_records_parameter_count_reaches_the_card_and_its_digest(committ
                if rel.startswith("cards/") and rel not in cards)
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-browser = pytest.mark.skipif(
-    not (CHROMIUM and DRIVER),
-    reason="needs Chromium and chromedriver on PATH (Debian: apt-get install chromium chromium-driver; "
-           ".ci/run installs them)",
-)
+browser = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def driver():
-    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (make setup installs it)")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,900"):
-        options.add_argument(arg)
-    options.binary_location = CHROMIUM
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    drv = webdriver.Chrome(service=Service(DRIVER), options=options)
+    drv = chromium_driver()
     yield drv
     drv.quit()
 

@@ -16,6 +16,8 @@ import yaml
 from serbench.bench.store import record_digest, recomputed_metrics
 from serbench.bench.verify_sample import sample_records
 
+from test_submission import SPEC as SUBMISSION_SPEC
+
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "leaderboard"
 # The committed records' specs, by the name each record carries (benchmarks/<name>.yaml).
@@ -25,15 +27,7 @@ SPECS = tuple(arg for name in SPEC_NAMES for arg in ("--spec", str(REPO / "bench
 # every committed cell retrains one cnn4.small for 400 iterations (about a minute at 2 threads) and evaluates
 # one condition (seconds). The seed is printed in the command's output, so a failure can be reproduced.
 COMMITTED_SEED = random.SystemRandom().randrange(2**31)
-SPEC = {
-    "name": "tiny-verify",
-    "dataset": {"name": "synthetic", "params": {"utterances_per_class": 4}, "folds": [0]},
-    "frontend": {"seconds": 1.0},
-    "training": {"iterations": 10, "eval_every": 5, "batch_size": 16},
-    "models": ["cnn4.tiny"],
-    "attacks": [{"name": "fgsm", "eps": [0.05]}],
-    "noises": [{"name": "white", "snr": [10]}],
-}
+SPEC = {**SUBMISSION_SPEC, "name": "tiny-verify"}
 
 
 def serbench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
