@@ -28,8 +28,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# Piped output (CI logs, files) gets a wide console so leaderboard tables keep full component names.
-console = Console() if Console().is_terminal else Console(width=160)
+# Piped output (CI logs, files) gets a wide console so leaderboard tables keep full component names, unless
+# COLUMNS says how wide the reader is (`COLUMNS=80 serbench leaderboard | less` shows what an 80-column terminal does).
+_COLUMNS = os.environ.get("COLUMNS", "")
+console = Console() if Console().is_terminal else Console(width=int(_COLUMNS) if _COLUMNS.isdigit() else 160)
 err_console = Console(stderr=True)
 RESULTS_OPT = typer.Option("results", "--results", "-r", help="Results directory (the store).")
 
