@@ -121,7 +121,10 @@ def test_the_board_marks_the_waveform_row(waveform_run):
     done = subprocess.run([sys.executable, "-m", "serbench", "leaderboard", "--results", str(tmp / "r"), "--format",
                            "json"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    rows = [row for board in json.loads(done.stdout)["boards"] for row in board["rows"]]
+    boards = json.loads(done.stdout)["boards"]
+    rows = [row for board in boards for row in board["rows"]]
+    # ranked at the largest perturbation: for an SNR budget that is the lowest SNR, not the largest number
+    assert [b["ranked_by"] for b in boards if b["threat"] == "waveform/snr"] == ["pgd 10"]
     assert {(r["model"], r["input"]) for r in rows} == {("m5.tiny", "waveform"), ("cnn4.tiny", "spectrogram")}
     text = subprocess.run([sys.executable, "-m", "serbench", "leaderboard", "--results", str(tmp / "r"), "--format",
                            "markdown"], capture_output=True, text=True).stdout

@@ -19,9 +19,10 @@ for them; otherwise it is the minimum over the attacks' mean UARs (an upper boun
 on the per-utterance worst case), and the column says so.
 
 Ranking (as RobustBench ranks by robust accuracy): by **robust UAR**, the worst
-case at the largest eps every row was attacked at, best first; ties by clean UAR,
+case at the largest budget every row was attacked at (the largest eps; for an SNR budget, the lowest SNR),
+best first; ties by clean UAR,
 then by name. Where the board has ``autoattack`` columns, robust UAR is the
-``autoattack`` UAR at the largest eps every row was attacked at by it instead
+``autoattack`` UAR at the largest budget every row was attacked at by it instead
 (its per-utterance worst case over APGD-CE, APGD-T, APGD-T-CE and Square, the evaluation
 RobustBench ranks by); each of its cells keeps the ensemble's per-attack
 breakdown (how many utterances each member flipped, summed over folds and seeds).
@@ -228,23 +229,30 @@ class Board:
 
     @property
     def robust_column(self) -> str | None:
-        """The ranking column: the ``autoattack`` column at the largest eps every row has a value for, where the
+        """The ranking column: the ``autoattack`` column at the largest budget (:meth:`strength`) every row has a
+        value for, where the
         board has one; else the worst-case column at the largest such eps (None without attacks); on a
         corruption board, the mean corruption UAR where every row has one."""
         if self.threat == CORRUPTIONS:
             has = all((cells.get(MEAN_TITLE) or Scores()).mean is not None for cells in self.rows.values())
             return MEAN_TITLE if has else None
-        for col in sorted((c for c in self.columns if is_autoattack(c)), key=lambda c: (-(c.eps or 0.0), c.title)):
+        for col in sorted((c for c in self.columns if is_autoattack(c)), key=lambda c: (self.strength(c), c.title)):
             if all((cells.get(col.title) or Scores()).mean is not None for cells in self.rows.values()):
                 return col.title
         worst = [c for c in self.columns if c.kind == "worst_case"]
         if not worst:
             singles = [c for c in self.columns if c.kind == "attack"]
             worst = singles if len({c.name for c in singles}) == 1 else []
-        for col in sorted(worst, key=lambda c: -(c.eps or 0.0)):
+        for col in sorted(worst, key=self.strength):
             if all((cells.get(col.title) or Scores()).mean is not None for cells in self.rows.values()):
                 return col.title
         return None
+
+    def strength(self, col: Column) -> float:
+        """Sort key putting the largest perturbation first: the largest eps, or for an SNR budget (dB of speech over
+        perturbation) the lowest SNR."""
+        eps = col.eps or 0.0
+        return eps if self.threat.endswith("/snr") else -eps
 
     @property
     def ranked_by_autoattack(self) -> bool:

@@ -12,11 +12,12 @@ from serbench.leaderboard.table import Cell, Table
 from serbench.leaderboard.text import CORRUPTION_NOTE, NO_VALUE, RANKING_NOTE, value_text
 
 AUTOATTACK_NOTE = ("Rows ranked by robust UAR under autoattack (★: its per-utterance worst case over APGD-CE, APGD-T, "
-                   "APGD-T-CE and Square, at the largest eps every row was attacked at, as RobustBench ranks), ties by "
-                   "clean UAR; † unreliable: a row with a gradient-masking warning (its robust UAR likely overstates "
-                   "it) ranks below every reliable row; bold: best in its column; ± is the std over folds and seeds; "
-                   "(min): minimum of the attacks' means, an upper bound on the per-utterance worst case; the "
-                   "per-attack breakdown (utterances each member flipped) is in the JSON export.")
+                   "APGD-T-CE and Square, at the largest budget every row was attacked at: the largest eps, or the "
+                   "lowest SNR, as RobustBench ranks), ties by clean UAR; † unreliable: a row with a gradient-masking "
+                   "warning (its robust UAR likely overstates it) ranks below every reliable row; bold: best in its "
+                   "column; ± is the std over folds and seeds; (min): minimum of the attacks' means, an upper bound "
+                   "on the per-utterance worst case; the per-attack breakdown (utterances each member flipped) is in "
+                   "the JSON export.")
 
 
 def board_table(board: Board) -> Table:

@@ -6,10 +6,10 @@ from serbench.leaderboard.aggregate import Scores
 
 UNRELIABLE_MARK = "†"
 RANKING_NOTE = ("Rows ranked by robust UAR (★: the worst case over the board's attacks, white-box and transfer, at "
-                "the largest eps every row was attacked at), ties by clean UAR; † unreliable: a row with a "
-                "gradient-masking warning (its robust UAR likely overstates it) ranks below every reliable row, as "
-                "in RobustBench; bold: best in its column; ± is the std over folds and seeds; (min): minimum of the "
-                "attacks' means, an upper bound on the per-utterance worst case.")
+                "the largest budget every row was attacked at: the largest eps, or the lowest SNR), ties by clean "
+                "UAR; † unreliable: a row with a gradient-masking warning (its robust UAR likely overstates it) ranks "
+                "below every reliable row, as in RobustBench; bold: best in its column; ± is the std over folds and "
+                "seeds; (min): minimum of the attacks' means, an upper bound on the per-utterance worst case.")
 
 CORRUPTION_NOTE = ("Rows ranked by mean corruption UAR (★: the mean over corruptions of each corruption's mean over "
                    "its severities), ties by clean UAR; a corruption's column is its mean over severities 1-5 (every "
