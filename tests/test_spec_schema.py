@@ -60,8 +60,13 @@ def test_every_shipped_spec_validates_and_points_at_the_schema(path, validator):
     assert schema_errors(validator, yaml.safe_load(path.read_text())) == []
 
 
-def test_the_shipped_specs_parse(tmp_path):
-    """What the schema accepts above is also what the reader accepts (includes resolved)."""
+def test_the_shipped_specs_parse(tmp_path, monkeypatch):
+    """What the schema accepts above is also what the reader accepts (includes resolved). The checkpoint spec is
+    read with stand-in weight files where it looks for them (test_paper_specs.ssl_weights_folder)."""
+    from test_paper_specs import ssl_weights_folder
+
+    for key, value in ssl_weights_folder(tmp_path / "ssl").items():
+        monkeypatch.setenv(key, value)
     for path in SPECS:
         load_spec(path)
 

@@ -204,3 +204,16 @@ def test_every_hf_variant_passes_serbench_validate_on_a_tiny_directory(tmp_path,
     hf_directory(tmp_path / "hf", "wav2vec2")
     report = validate_model(name, path=str(tmp_path / "hf"))
     assert report.ok, report.failures()
+
+
+def test_a_glob_skips_encoders_that_need_weights_with_a_note_but_a_named_one_is_refused(monkeypatch):
+    from serbench.bench.spec import parse_spec
+
+    monkeypatch.delenv("SERBENCH_SSL_CHECKPOINTS", raising=False)
+    spec = parse_spec({"dataset": {"name": "synthetic"}, "models": ["ssl.*"]}, "s.yaml")
+    kept = {m.requested for m in spec.models}
+    assert "ssl.wav2vec2.tiny" in kept and not kept & {"ssl.hf", "ssl.wavlm.base", "ssl.hubert.large-finetune"}
+    assert any(n.startswith("models[0]: skipped 'ssl.wavlm.base'") and "SERBENCH_SSL_CHECKPOINTS" in n
+               for n in spec.notes)
+    with pytest.raises(SerbenchError, match=r"models\[0\].*ssl.wavlm.*needs pretrained weights"):
+        parse_spec({"dataset": {"name": "synthetic"}, "models": ["ssl.wavlm.base"]}, "s.yaml")

@@ -328,6 +328,13 @@ def resolved_items(r: SpecReader, kind: str, item: Any, where: str, notes: list[
                 raise
             notes.append(f"{where}: skipped {one if isinstance(one, str) else one['name']!r}: "
                          f"{str(exc).split(': ', 2)[-1]}")
+        except SpecError as exc:
+            if not (globbed and kind == "models"):
+                raise
+            # A glob match that cannot be built as it stands (pretrained weights or a path it needs): the user
+            # did not name it; skip it with the reason, as a broken plugin.
+            notes.append(f"{where}: skipped {one if isinstance(one, str) else one['name']!r}: "
+                         f"{str(exc).split(': ', 2)[-1]}")
     if not kept:
         raise r.fail(where, f"no {kind[:-1]} matching {item if isinstance(item, str) else item['name']!r} "
                             f"could be loaded: {notes[-1]}")
