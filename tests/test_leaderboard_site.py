@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pytest
 
+import serbench
 from serbench.analysis.significance import Fold, paired_bootstrap
 from serbench.leaderboard.pareto import pareto_front, scatter_svg
 from serbench.leaderboard.publish import MANIFEST, build, check, write
@@ -82,15 +84,22 @@ def test_the_site_is_listed_in_the_manifest_and_checked_by_what_it_shows(site, c
 def test_a_train_records_parameter_count_reaches_the_card_and_its_digest(committed):
     files, digests = build(committed, render=False)
     changed = copy.deepcopy(committed)
-    train = next(r for r in changed if r["kind"] == "train")
-    train["data"]["parameters"] = 123456
+    first = next(r for r in changed if r["kind"] == "train")["train"]
+    row = [r for r in changed if r["kind"] == "train" and r["train"]["model"] == first["model"]
+           and r["train"]["defense"] == first["defense"]]  # every seed and fold of one row
+    for train in row:
+        train["data"]["parameters"] = {"total": 123456, "trainable": 456}
     files2, digests2 = build(changed)
     cards = [rel for rel in digests2 if rel.startswith("cards/") and digests2[rel] != digests[rel]]
     assert cards and all(digests2[rel] != digests[rel] for rel in digests2 if rel.endswith(".html")
                          and rel != "leaderboard.html")
-    assert any("123,456" in files2[rel].decode() for rel in cards)
-    assert all("<dt>parameters</dt><dd>—</dd>" in files2[rel].decode() for rel in files2
-               if rel.startswith("cards/") and rel not in cards)
+    assert any("<dt>parameters</dt><dd>123,456 (456 trained)</dd>" in files2[rel].decode() for rel in cards)
+    assert not any("123,456" in files2[rel].decode() for rel in files2 if rel.startswith("cards/")
+                   and rel not in cards)
+    for train in row:
+        del train["data"]["parameters"]  # records from before counts were kept show none
+    files3, _ = build(changed)
+    assert any("<dt>parameters</dt><dd>—</dd>" in files3[rel].decode() for rel in cards)
 
 
 browser = needs_chromium
@@ -183,7 +192,13 @@ def test_a_board_sorts_by_mouse_and_keyboard_and_filters_by_labelled_controls(si
     driver.find_element(By.CSS_SELECTOR, "form.filters button[type=reset]").click()
     assert len(_column(driver, table_id, 0)) == n
     Select(next(s for s in selects if s.get_attribute("data-filter") == "input")).select_by_value("spectrogram")
-    assert len(_column(driver, table_id, 0)) == n  # records without train.model.input fed spectrograms
+    kinds = driver.execute_script(
+        "return Array.from(document.getElementById(arguments[0]).tBodies[0].rows).filter(r => !r.hidden)"
+        ".map(r => r.cells[1].textContent)", table_id)
+    board = next(b for b in json.loads((site / "leaderboard.json").read_text())["boards"]
+                 if f"board-{b['slug']}" == table_id)
+    spectrogram = [row for row in board["rows"] if row["input"] == "spectrogram"]
+    assert spectrogram and len(kinds) == len(spectrogram) and not any("(waveform)" in k for k in kinds)
     assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
 
 
@@ -194,12 +209,13 @@ def test_a_card_shows_its_facts_and_its_test_against_the_reference_row(site, dri
     board = _largest_board(site)
     driver.get(board.as_uri())
     second = driver.find_elements(By.CSS_SELECTOR, "table.board tbody tr")[1]
+    model = second.find_element(By.CSS_SELECTOR, "td a").text.split(" (")[0]
     second.find_element(By.CSS_SELECTOR, "td a").click()
     text = driver.find_element(By.TAG_NAME, "main").text
-    assert "rank\n2 of" in text and "parameters\n—" in text and "training cost" in text
+    assert "rank\n2 of" in text and re.search(r"parameters\n[0-9,]+", text) and "training cost" in text
     assert "one-sided p =" in text and "paired bootstrap over" in text
     assert driver.find_elements(By.XPATH, "//h2[text()='Clean confusion matrix']")
-    assert "Ren et al., ICASSP 2020" in text  # the model's paper, from the registry
+    assert serbench.info("models", model).paper in text  # the model's paper, from the registry
     assert driver.find_elements(By.CSS_SELECTOR, "svg.scatter") == []  # the scatter is the board's
     driver.get(board.as_uri())
     assert len(driver.find_elements(By.CSS_SELECTOR, "svg.scatter circle")) >= 2

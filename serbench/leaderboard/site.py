@@ -153,6 +153,19 @@ def _parameters(trains: list[dict[str, Any]]) -> Any:
     return None if not found else found[0] if len(found) == 1 else found
 
 
+def _parameters_text(params: Any) -> str:
+    """``123,456`` for a count, ``1,234 (56 trained)`` for the train records' {total, trainable} where a part of the
+    model is frozen (a probe's encoder), the raw values where records disagree."""
+    if params is None:
+        return NO_VALUE
+    if isinstance(params, int):
+        return f"{params:,}"
+    if isinstance(params, dict) and isinstance(params.get("total"), int):
+        total, trainable = params["total"], params.get("trainable")
+        return f"{total:,}" if trainable in (None, total) else f"{total:,} ({trainable:,} trained)"
+    return json.dumps(params, sort_keys=True)
+
+
 def _components(recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The distinct components a row's records name (dataset, model, defense, the conditions' attacks,
     noises, corruptions, transfer sources), with versions, packages and params."""
@@ -454,9 +467,7 @@ def _scatter(board: dict[str, Any]) -> str:
 
 def _card(board: dict[str, Any], row: dict[str, Any], model: dict[str, Any], digest: str, paper) -> bytes:
     """A row's model card."""
-    params = row["parameters"]
-    params_text = NO_VALUE if params is None else (f"{params:,}" if isinstance(params, int) else
-                                                   json.dumps(params, sort_keys=True))
+    params_text = _parameters_text(row["parameters"])
     cost = row["cost"]
     cost_text = NO_VALUE if cost is None else \
         f"×{cost['relative']:.2f} the time per iteration of standard training (mean of {cost['n']} " \
