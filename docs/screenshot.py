@@ -1,10 +1,9 @@
-"""Screenshots of a generated HTML leaderboard with headless Chromium (selenium): docs/leaderboard.png, and of
-the site's index, a board and a model card at desktop (1280 px) and phone (375 px) width: docs/site/*.png.
+"""Screenshots of a generated HTML leaderboard with headless Chromium (selenium): one page, or the site's index,
+a board and a model card at desktop (1280 px) and phone (375 px) width (docs/site/*.png, shown in the README).
 
     make leaderboard
-    .venv/bin/python docs/screenshot.py leaderboard/leaderboard.html docs/leaderboard.png
-    .venv/bin/serbench leaderboard --results leaderboard --out /tmp/site
-    .venv/bin/python docs/screenshot.py --site /tmp/site docs/site
+    .venv/bin/python docs/screenshot.py leaderboard/leaderboard.html /tmp/leaderboard.png
+    .venv/bin/python docs/screenshot.py --site leaderboard docs/site
 
 The board shot is the board with the most rows; the card, its second row's (it shows the paired test against
 the first).

@@ -212,13 +212,13 @@ def _dry_run(spec: Any, store: Any, as_json: bool, device: str = "cpu", threads:
 @app.command()
 def listen(
     spec_path: Path = typer.Argument(..., metavar="SPEC", help="A spec with a corruptions section."),
-    out: Path = typer.Option(..., "--out", help="Folder for the WAV files and index.html (e.g. leaderboard/listen)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the WAV files and index.html (leaderboard/ser-c/listen)."),
     utterances: int = typer.Option(2, "--utterances", min=1, max=10, help="Utterances to play (of different labels)."),
     seconds: float = typer.Option(3.0, "--seconds", min=0.5, max=30.0, help="Keep at most this much of each."),
 ) -> None:
     """Write a listening page: the spec's first corpus under every corruption and severity it evaluates.
 
-    Example: serbench listen benchmarks/corruptions.yaml --out leaderboard/listen
+    Example: serbench listen benchmarks/corruptions.yaml --out leaderboard/ser-c/listen
     """
     from serbench.bench.runner import LocalRunner
     from serbench.bench.spec import load_spec
