@@ -3,11 +3,7 @@ SNR budgets inside the harness's budget check, scored under noise; UAR falls as 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
-import yaml
+from test_waveform_models import run_spec
 
 SPEC = {
     "name": "ssl-run",
@@ -22,12 +18,7 @@ SPEC = {
 
 
 def test_waveform_pgd_on_the_tiny_encoder_stays_in_budget_and_hurts_more_as_the_budget_grows(tmp_path):
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump(SPEC))
-    done = subprocess.run([sys.executable, "-m", "serbench", "run", str(spec), "--results", str(tmp_path / "r"), "-q",
-                           "--device", "cpu", "--threads", "1"], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    records = [json.loads(p.read_text()) for p in (tmp_path / "r" / "records").glob("*.json")]
+    records = run_spec(SPEC, tmp_path)
     assert records and all(r["status"] == "ok" for r in records)
     train = next(r for r in records if r["kind"] == "train")
     assert train["data"]["input"] == "waveform" and train["train"]["model"]["input"] == "waveform"

@@ -78,17 +78,21 @@ def test_segments_and_a_waveform_front_end_are_refused():
         spec.frontend_part(spec.models[0])
 
 
+def run_spec(spec: dict, folder) -> list[dict]:
+    """``serbench run`` of ``spec`` on one CPU thread into ``folder/r``; its records."""
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    done = subprocess.run([sys.executable, "-m", "serbench", "run", str(path), "--results", str(folder / "r"), "-q",
+                           "--device", "cpu", "--threads", "1"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return [json.loads(p.read_text()) for p in (folder / "r" / "records").glob("*.json")]
+
+
 @pytest.fixture(scope="module")
 def waveform_run(tmp_path_factory):
     """One real run: M5 and CNN-4 trained on the embedded corpus, PGD at SNR budgets, white noise."""
     tmp = tmp_path_factory.mktemp("waveform")
-    spec = tmp / "spec.yaml"
-    spec.write_text(yaml.safe_dump(SPEC))
-    done = subprocess.run([sys.executable, "-m", "serbench", "run", str(spec), "--results", str(tmp / "r"), "-q",
-                           "--device", "cpu", "--threads", "1"], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    records = [json.loads(p.read_text()) for p in (tmp / "r" / "records").glob("*.json")]
-    return tmp, records
+    return tmp, run_spec(SPEC, tmp)
 
 
 def test_the_run_records_the_input_kind_and_parameter_counts(waveform_run):
