@@ -211,12 +211,17 @@ class Board:
         raw = f"{self.corpus}-{self.protocol}-{self.partition}-{self.threat}"
         return re.sub("-+", "-", "".join(c if c.isalnum() else "-" for c in raw)).strip("-").lower()
 
+    @cached_property
+    def _inputs(self) -> dict[Row, str]:
+        """Each row's input kind, read once from its first record (every renderer asks per row)."""
+        found: dict[Row, str] = {}
+        for row, rec in self.entries:
+            found.setdefault(row, rec.get("train", {}).get("model", {}).get("input", SPECTROGRAM))
+        return found
+
     def input_of(self, row: Row) -> str:
         """What the row's model takes: ``waveform`` where its records say so, else ``spectrogram``."""
-        for entry_row, rec in self.entries:
-            if entry_row == row:
-                return rec.get("train", {}).get("model", {}).get("input", SPECTROGRAM)
-        return SPECTROGRAM
+        return self._inputs.get(row, SPECTROGRAM)
 
     def column(self, title: str) -> Column:
         return next(c for c in self.columns if c.title == title)
